@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AppconfigConfig(AppConfig):
+    name = "appconfig"
+    verbose_name = "App config"

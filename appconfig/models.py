@@ -1,0 +1,66 @@
+"""The runtime app config: one row that staff edit in the admin.
+
+It is read from the database on every use, never cached in a process, so a flag
+changed in the admin takes effect on the next call in every process.
+"""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class RuntimeConfig(models.Model):
+    SINGLETON_ID = 1
+
+    early_end_mitra_enabled = models.BooleanField(
+        default=False,
+        help_text="Mitras may end an active session early (Sesi Aktif → Akhiri).",
+    )
+    early_end_customer_enabled = models.BooleanField(
+        default=False,
+        help_text="Customers may end an active session early (not used by the mitra app).",
+    )
+    request_timeout_seconds = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="How long a chat request waits for a mitra before it expires.",
+    )
+    closing_grace_seconds = models.PositiveIntegerField(
+        default=300,
+        validators=[MinValueValidator(0), MaxValueValidator(3600)],
+        help_text="How long a closing session stays open for goodbyes before it closes.",
+    )
+    early_end_mitra_daily_cap = models.PositiveIntegerField(
+        default=3,
+        validators=[MaxValueValidator(1000)],
+        help_text=(
+            "Force-closes per mitra per day (control-center time zone) before further "
+            "ones are flagged for review. They are still allowed."
+        ),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "app_config"
+        verbose_name = "app config"
+        verbose_name_plural = "app config"
+
+    def __str__(self) -> str:
+        return "App config"
+
+    def save(self, *args, **kwargs):
+        self.pk = self.SINGLETON_ID
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> "RuntimeConfig":
+        config, _ = cls.objects.get_or_create(pk=cls.SINGLETON_ID)
+        return config
+
+    @classmethod
+    def editable_field_names(cls) -> list[str]:
+        return [f.name for f in cls._meta.fields if f.editable and f.name not in {"id", "updated_at"}]
+
+
+def get_config() -> RuntimeConfig:
+    """The current config, fresh from the database."""
+    return RuntimeConfig.load()

@@ -1,0 +1,89 @@
+"""Read queries of the pairing app: what a mitra or customer may see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from .exceptions import NotFound
+from .models import (
+    ACTIVE_SESSION_STATUSES,
+    ChatRequestNotification,
+    ChatSession,
+    MitraProfile,
+    SessionStatus,
+    User,
+)
+
+
+def notifications_with_sessions() -> QuerySet[ChatRequestNotification]:
+    return ChatRequestNotification.objects.select_related("session", "session__customer")
+
+
+def pending_requests_for_mitra(mitra: User, now: datetime | None = None) -> list[ChatRequestNotification]:
+    """The overlay queue: notified, still pending, unexpired and unanswered; oldest first."""
+    now = now or timezone.now()
+    return list(
+        notifications_with_sessions()
+        .filter(
+            mitra=mitra,
+            response__isnull=True,
+            session__status=SessionStatus.PENDING,
+            session__expires_at__gt=now,
+        )
+        .order_by("session__requested_at", "session_id")
+    )
+
+
+def notification_for_mitra(mitra: User, session_id: UUID) -> ChatRequestNotification:
+    try:
+        return notifications_with_sessions().get(mitra=mitra, session_id=session_id)
+    except ChatRequestNotification.DoesNotExist:
+        raise NotFound() from None
+
+
+def history_for_mitra(mitra: User, limit: int = 20) -> list[ChatRequestNotification]:
+    return list(
+        ChatRequestNotification.objects.select_related("session")
+        .filter(mitra=mitra)
+        .order_by("-notified_at", "-id")[:limit]
+    )
+
+
+def session_for_customer(customer: User, session_id: UUID) -> ChatSession:
+    try:
+        return ChatSession.objects.select_related("customer", "mitra").get(id=session_id, customer=customer)
+    except ChatSession.DoesNotExist:
+        raise NotFound() from None
+
+
+def active_sessions_for_mitra(mitra: User) -> QuerySet[ChatSession]:
+    """Sesi Aktif: the sessions `active_session_count` counts."""
+    return (
+        ChatSession.objects.select_related("customer", "mitra")
+        .filter(mitra=mitra, status__in=ACTIVE_SESSION_STATUSES)
+        .order_by("accepted_at", "id")
+    )
+
+
+def active_session_count(mitra: User) -> int:
+    return active_sessions_for_mitra(mitra).count()
+
+
+def active_session_counts(mitra_ids: Iterable[int]) -> dict[int, int]:
+    """Active session counts for many mitras in one query."""
+    rows = (
+        ChatSession.objects.filter(mitra_id__in=list(mitra_ids), status__in=ACTIVE_SESSION_STATUSES)
+        .values("mitra_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["mitra_id"]: row["n"] for row in rows}
+
+
+def mitra_profile(mitra: User) -> MitraProfile:
+    profile, _ = MitraProfile.objects.get_or_create(user=mitra)
+    return profile

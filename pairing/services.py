@@ -1,0 +1,279 @@
+"""Every state change of pairing: create, accept, decline, cancel, expire.
+
+Each runs in one transaction that locks the session row first (then its log rows),
+so all of them serialize on the request they touch. Log rows get their response by
+a conditional update on `response IS NULL`: written once, never changed after.
+Where a call finds the request overdue, it expires it in the same transaction and
+commits that before reporting the request as stale.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from appconfig.models import get_config
+
+from . import selectors
+from .exceptions import AlreadyResponded, NotFound, RequestAlreadyPending, RequestNotPending
+from .models import (
+    ChatRequestNotification,
+    ChatSession,
+    Device,
+    ExpireReason,
+    MitraProfile,
+    NotificationResponse,
+    Role,
+    SessionStatus,
+    User,
+)
+from .presenters import is_overdue
+
+SWEEP_BATCH_SIZE = 500
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _locked(queryset):
+    """Row locks on PostgreSQL; SQLite's IMMEDIATE transactions already serialize writers."""
+    return queryset.select_for_update(of=("self",))
+
+
+def _lock_session(**lookup) -> ChatSession:
+    try:
+        return _locked(ChatSession.objects.select_related("customer", "mitra")).get(**lookup)
+    except ChatSession.DoesNotExist:
+        raise NotFound() from None
+
+
+def _lock_notification(mitra: User, session_id: UUID) -> ChatRequestNotification:
+    """The mitra's log row for the request, with the request locked. 404 if never notified."""
+    session = _lock_session(id=session_id)
+    try:
+        notification = ChatRequestNotification.objects.get(session=session, mitra=mitra)
+    except ChatRequestNotification.DoesNotExist:
+        raise NotFound() from None
+    notification.session = session
+    return notification
+
+
+def _resolve_unanswered(session: ChatSession, response: str, now: datetime) -> None:
+    """Give every still unanswered row of the request its final response."""
+    ChatRequestNotification.objects.filter(session=session, response__isnull=True).update(
+        response=response, resolved_at=now
+    )
+
+
+def _respond(notification: ChatRequestNotification, response: str, now: datetime) -> None:
+    """Record this mitra's own answer (accepted or rejected) with its response time."""
+    response_time = (now - notification.notified_at).total_seconds()
+    written = ChatRequestNotification.objects.filter(pk=notification.pk, response__isnull=True).update(
+        response=response, responded_at=now, response_time_seconds=response_time, resolved_at=now
+    )
+    if written != 1:  # the session lock makes this unreachable; never overwrite a response
+        raise AlreadyResponded(notification=notification)
+    notification.response = response
+    notification.responded_at = now
+    notification.response_time_seconds = response_time
+    notification.resolved_at = now
+
+
+def _expire(session: ChatSession, reason: str, now: datetime) -> None:
+    session.status = SessionStatus.EXPIRED
+    session.expire_reason = reason
+    session.expired_at = now
+    session.save(update_fields=["status", "expire_reason", "expired_at"])
+    _resolve_unanswered(session, NotificationResponse.IGNORED, now)
+
+
+def _check_can_respond(notification: ChatRequestNotification, now: datetime) -> bool:
+    """Raise if the mitra may not answer; return True if the request just timed out.
+
+    A timed-out request is expired here and the caller commits that before raising.
+    """
+    if notification.response in (NotificationResponse.ACCEPTED, NotificationResponse.REJECTED):
+        raise AlreadyResponded(notification=notification)
+    session = notification.session
+    if is_overdue(session, now):
+        _expire(session, ExpireReason.TIMEOUT, now)
+        return True
+    if session.status != SessionStatus.PENDING:
+        raise RequestNotPending(notification=notification)
+    return False
+
+
+# --- customer ----------------------------------------------------------------
+
+
+def create_chat_request(customer: User, duration_minutes: int) -> ChatSession:
+    """Open a request and notify every available mitra (one log row each)."""
+    config = get_config()
+    with transaction.atomic():
+        now = timezone.now()
+        existing = _locked(ChatSession.objects.filter(customer=customer, status=SessionStatus.PENDING)).first()
+        if existing is not None:
+            if not is_overdue(existing, now):
+                raise RequestAlreadyPending(session=existing)
+            _expire(existing, ExpireReason.TIMEOUT, now)
+
+        mitra_ids = list(
+            MitraProfile.objects.filter(is_available=True, user__is_active=True, user__role=Role.MITRA)
+            .order_by("user_id")
+            .values_list("user_id", flat=True)
+        )
+        session = ChatSession(
+            customer=customer,
+            duration_minutes=duration_minutes,
+            requested_at=now,
+            expires_at=now + timedelta(seconds=config.request_timeout_seconds),
+        )
+        if not mitra_ids:
+            session.status = SessionStatus.EXPIRED
+            session.expire_reason = ExpireReason.NO_MITRA_AVAILABLE
+            session.expired_at = now
+        try:
+            with transaction.atomic():
+                session.save(force_insert=True)
+        except IntegrityError:
+            # A concurrent create by the same customer committed first.
+            winner = ChatSession.objects.filter(customer=customer, status=SessionStatus.PENDING).first()
+            raise RequestAlreadyPending(session=winner) from None
+
+        counts = selectors.active_session_counts(mitra_ids)
+        ChatRequestNotification.objects.bulk_create(
+            ChatRequestNotification(
+                session=session,
+                mitra_id=mitra_id,
+                notified_at=now,
+                active_session_count=counts.get(mitra_id, 0),
+            )
+            for mitra_id in mitra_ids
+        )
+    return session
+
+
+def cancel_chat_request(customer: User, session_id: UUID) -> ChatSession:
+    with transaction.atomic():
+        session = _lock_session(id=session_id, customer=customer)
+        now = timezone.now()
+        timed_out = is_overdue(session, now)
+        if timed_out:
+            _expire(session, ExpireReason.TIMEOUT, now)
+        elif session.status != SessionStatus.PENDING:
+            raise RequestNotPending(session=session)
+        else:
+            session.status = SessionStatus.CANCELLED
+            session.cancelled_at = now
+            session.save(update_fields=["status", "cancelled_at"])
+            _resolve_unanswered(session, NotificationResponse.CANCELLED, now)
+    if timed_out:
+        raise RequestNotPending(session=session)
+    return session
+
+
+# --- mitra -------------------------------------------------------------------
+
+
+def accept_chat_request(mitra: User, session_id: UUID) -> ChatRequestNotification:
+    """First accept wins: the session row lock orders racing accepts, and every
+    other unanswered row becomes `missed` in the same transaction."""
+    with transaction.atomic():
+        notification = _lock_notification(mitra, session_id)
+        now = timezone.now()
+        timed_out = _check_can_respond(notification, now)
+        if not timed_out:
+            session = notification.session
+            session.status = SessionStatus.ACTIVE
+            session.mitra = mitra
+            session.accepted_at = now
+            session.ends_at = now + timedelta(minutes=session.duration_minutes)
+            session.save(update_fields=["status", "mitra", "accepted_at", "ends_at"])
+            _respond(notification, NotificationResponse.ACCEPTED, now)
+            _resolve_unanswered(session, NotificationResponse.MISSED, now)
+    if timed_out:
+        raise RequestNotPending(notification=selectors.notification_for_mitra(mitra, session_id))
+    return notification
+
+
+def decline_chat_request(mitra: User, session_id: UUID) -> ChatRequestNotification:
+    """Record a rejection; when nobody is left to answer, the request expires at once."""
+    with transaction.atomic():
+        notification = _lock_notification(mitra, session_id)
+        now = timezone.now()
+        timed_out = _check_can_respond(notification, now)
+        if not timed_out:
+            _respond(notification, NotificationResponse.REJECTED, now)
+            session = notification.session
+            if not session.notifications.filter(response__isnull=True).exists():
+                _expire(session, ExpireReason.ALL_DECLINED, now)
+    if timed_out:
+        raise RequestNotPending(notification=selectors.notification_for_mitra(mitra, session_id))
+    return notification
+
+
+def set_mitra_availability(mitra: User, is_available: bool) -> MitraProfile:
+    profile, _ = MitraProfile.objects.get_or_create(user=mitra)
+    if profile.is_available != is_available:
+        profile.is_available = is_available
+        profile.save(update_fields=["is_available"])
+    return profile
+
+
+# --- sweep -------------------------------------------------------------------
+
+
+def expire_overdue_requests(now: datetime | None = None) -> list[ChatSession]:
+    """Expire every pending request past `expires_at`; unanswered rows become `ignored`.
+
+    Safe to run concurrently: rows another sweep (or an accept) holds are skipped,
+    and a row already expired no longer matches.
+    """
+    now = now or timezone.now()
+    expired: list[ChatSession] = []
+    while True:
+        with transaction.atomic():
+            overdue = ChatSession.objects.filter(status=SessionStatus.PENDING, expires_at__lte=now).order_by(
+                "expires_at"
+            )
+            if connection.features.has_select_for_update_skip_locked:
+                overdue = overdue.select_for_update(skip_locked=True, of=("self",))
+            batch = list(overdue[:SWEEP_BATCH_SIZE])
+            for session in batch:
+                _expire(session, ExpireReason.TIMEOUT, now)
+        expired.extend(batch)
+        if len(batch) < SWEEP_BATCH_SIZE:
+            return expired
+
+
+# --- devices -----------------------------------------------------------------
+
+
+def register_device(user: User, token: str, platform: str) -> tuple[Device, bool]:
+    """Register an FCM token to `user`; returns (device, newly this user's)."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                device = _locked(Device.objects.filter(token=token)).first()
+                if device is None:
+                    return Device.objects.create(user=user, token=token, platform=platform), True
+                is_new_for_user = device.user_id != user.id
+                device.user = user
+                device.platform = platform
+                device.is_active = True
+                device.deactivated_reason = ""
+                device.save()
+                return device, is_new_for_user
+        except IntegrityError:
+            if attempt:  # pragma: no cover - a second concurrent insert of the same token
+                raise
+    raise AssertionError("unreachable")
+
+
+def unregister_device(user: User, token: str) -> None:
+    deleted, _ = Device.objects.filter(user=user, token=token).delete()
+    if not deleted:
+        raise NotFound()
