@@ -6,6 +6,7 @@ from uuid import UUID
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +16,7 @@ from appconfig.models import get_config
 from halobestie.errors import error_body
 
 from . import auth, selectors, services
+from .exceptions import NotFound
 from .presenters import request_view, session_object
 from .serializers import (
     AcceptResultSerializer,
@@ -179,6 +181,10 @@ class DeviceDetailView(APIView):
 
     @extend_schema(responses={204: None, 404: ERROR})
     def delete(self, request: Request, token: str) -> Response:
+        try:
+            token = DeviceSerializer().fields["token"].run_validation(token)
+        except ValidationError:
+            raise NotFound() from None  # no such token can have been registered
         services.unregister_device(request.user, token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

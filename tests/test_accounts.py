@@ -1,0 +1,137 @@
+"""Accounts, login, mitra availability, shared config, devices (contract sections 2 and 6)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from appconfig.models import RuntimeConfig
+from pairing.models import Device, Role, User
+
+LOGIN = "/api/auth/token/"
+
+
+def test_create_account_creates_and_updates(db, capsys):
+    call_command("create_account", "ayu", role="mitra", password="pw-123456", display_name="Bestie Ayu")
+    user = User.objects.get(username="ayu")
+    assert (user.role, user.display_name, user.mitra_profile.is_available) == (Role.MITRA, "Bestie Ayu", True)
+    call_command("create_account", "ayu", role="mitra", password="new-pass-1")
+    user.refresh_from_db()
+    assert user.check_password("new-pass-1") and user.display_name == "Bestie Ayu"
+    assert "Updated mitra account 'ayu'" in capsys.readouterr().out
+
+
+def test_staff_account_may_use_admin(db, client):
+    call_command("create_account", "boss", role="staff", password="pw-123456")
+    assert client.login(username="boss", password="pw-123456")
+    assert client.get("/admin/appconfig/runtimeconfig/").status_code == 200
+
+
+def test_login_returns_token_role_and_name(db, anon):
+    call_command("create_account", "cus", role="customer", password="pw-123456", display_name="Cus Tomer")
+    response = anon.post(LOGIN, {"username": "cus", "password": "pw-123456"}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    user = User.objects.get(username="cus")
+    assert body == {"token": user.auth_token.key, "role": "customer", "user_id": user.id, "display_name": "Cus Tomer"}
+    me = anon.get("/api/shared/config/", HTTP_AUTHORIZATION=f"Token {body['token']}")
+    assert me.status_code == 200
+
+
+def test_wrong_credentials_are_400_invalid_credentials(db, anon):
+    call_command("create_account", "cus", role="customer", password="pw-123456")
+    response = anon.post(LOGIN, {"username": "cus", "password": "nope"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_credentials"
+    assert anon.post(LOGIN, {"username": "ghost", "password": "x"}, format="json").status_code == 400
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_repeated_login_failures_are_throttled(db, anon):
+    call_command("create_account", "cus", role="customer", password="pw-123456")
+    for _ in range(3):
+        assert anon.post(LOGIN, {"username": "cus", "password": "bad"}, format="json").status_code == 400
+    blocked = anon.post(LOGIN, {"username": "cus", "password": "pw-123456"}, format="json")
+    assert blocked.status_code == 429
+    assert blocked.json()["error"]["code"] == "throttled"
+    assert int(blocked["Retry-After"]) > 0
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_successful_logins_are_not_throttled(db, anon):
+    call_command("create_account", "cus", role="customer", password="pw-123456")
+    for _ in range(6):
+        assert anon.post(LOGIN, {"username": "cus", "password": "pw-123456"}, format="json").status_code == 200
+
+
+def test_mitra_me_and_availability(make_mitra):
+    mitra = make_mitra()
+    body = mitra.get("/api/mitra/me/").json()
+    assert body == {
+        "user_id": mitra.id,
+        "display_name": mitra.user.display_name,
+        "is_available": True,
+        "active_session_count": 0,
+    }
+    assert mitra.patch("/api/mitra/me/", {"is_available": False}).json()["is_available"] is False
+    assert mitra.get("/api/mitra/me/").json()["is_available"] is False
+    for bad in ("no", 0, None, "false"):
+        response = mitra.patch("/api/mitra/me/", {"is_available": bad})
+        assert response.status_code == 400
+        assert "is_available" in response.json()["error"]["fields"]
+
+
+def test_shared_config_defaults_for_every_role(customer, make_mitra, staff):
+    for account in (customer, make_mitra(), staff):
+        body = account.get("/api/shared/config/").json()
+        assert body["early_end_mitra_enabled"] is False
+        assert body["early_end_customer_enabled"] is False
+        assert body["request_timeout_seconds"] == 60
+        assert body["closing_grace_seconds"] == 300
+        assert [r["code"] for r in body["early_end_reasons"]] == [
+            "customer_abusive", "customer_left", "out_of_scope", "other",
+        ]  # fmt: skip
+        assert all(r["label"] for r in body["early_end_reasons"])
+
+
+def test_appconfig_command_prints_and_sets_with_validation(db, capsys):
+    call_command("appconfig")
+    assert "request_timeout_seconds=60" in capsys.readouterr().out
+    call_command("appconfig", "request_timeout_seconds=30", "early_end_mitra_enabled=true")
+    config = RuntimeConfig.load()
+    assert (config.request_timeout_seconds, config.early_end_mitra_enabled) == (30, True)
+    for bad in ("request_timeout_seconds=0", "request_timeout_seconds=abc", "nope=1", "early_end_mitra_enabled=maybe"):
+        with pytest.raises(CommandError):
+            call_command("appconfig", bad)
+    assert RuntimeConfig.load().request_timeout_seconds == 30
+    call_command("appconfig", "early_end_mitra_enabled=false")
+    assert RuntimeConfig.load().early_end_mitra_enabled is False
+
+
+def test_config_change_is_seen_by_the_next_call(customer):
+    assert customer.get("/api/shared/config/").json()["request_timeout_seconds"] == 60
+    call_command("appconfig", "request_timeout_seconds=45")
+    assert customer.get("/api/shared/config/").json()["request_timeout_seconds"] == 45
+
+
+def test_device_registration_moves_and_deletes(make_mitra, customer):
+    mitra, other = make_mitra(), make_mitra()
+    first = mitra.post("/api/devices/", {"token": "fcm-token-1", "platform": "android"})
+    assert first.status_code == 201
+    assert mitra.post("/api/devices/", {"token": "fcm-token-1", "platform": "android"}).status_code == 200
+    moved = other.post("/api/devices/", {"token": "fcm-token-1", "platform": "ios"})
+    assert moved.status_code == 201
+    device = Device.objects.get(token="fcm-token-1")
+    assert (device.user_id, device.platform) == (other.id, "ios")
+    # It is not the first mitra's any more.
+    assert mitra.delete("/api/devices/fcm-token-1/").status_code == 404
+    assert other.delete("/api/devices/fcm-token-1/").status_code == 204
+    assert not Device.objects.filter(token="fcm-token-1").exists()
+    assert customer.post("/api/devices/", {"token": "c-1", "platform": "web"}).status_code == 201
+
+
+def test_device_with_bad_platform_is_invalid(customer):
+    response = customer.post("/api/devices/", {"token": "t", "platform": "symbian"})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["platform"]
