@@ -134,9 +134,11 @@ CACHES = {
     }
 }
 
+# The pub/sub layer: a group message is one PUBLISH that each process receives once
+# and hands to its own sockets, so a fan-out costs one Redis round trip.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             "hosts": [REDIS_URL],
             "prefix": os.environ.get("CHANNEL_PREFIX", "halobestie"),
@@ -146,6 +148,7 @@ CHANNEL_LAYERS = {
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "halobestie")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -189,6 +192,11 @@ SPECTACULAR_SETTINGS = {
 # pushes are recorded as not sent.
 FCM_SERVICE_ACCOUNT_FILE = os.environ.get("FCM_SERVICE_ACCOUNT_FILE", "")
 FCM_PROJECT_ID = os.environ.get("FCM_PROJECT_ID", "")
+# Where pyfcm sends messages; tests point it at a fake FCM service.
+FCM_ENDPOINT_BASE = os.environ.get("FCM_ENDPOINT_BASE", "https://fcm.googleapis.com/v1/projects")
+# Retries of a push that failed with an FCM server error (5xx), with exponential backoff.
+FCM_MAX_ATTEMPTS = int(os.environ.get("FCM_MAX_ATTEMPTS", "4"))
+FCM_RETRY_BASE_SECONDS = float(os.environ.get("FCM_RETRY_BASE_SECONDS", "1"))
 
 LOGGING = {
     "version": 1,

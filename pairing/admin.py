@@ -1,7 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import ChatRequestNotification, ChatSession, Device, MitraProfile, SessionClosure, User
+from .models import (
+    ChatRequestNotification,
+    ChatSession,
+    Device,
+    MitraProfile,
+    PushAttempt,
+    SessionClosure,
+    User,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -76,3 +84,18 @@ class DeviceAdmin(admin.ModelAdmin):
     list_filter = ["platform", "is_active"]
     search_fields = ["user__username", "token"]
     readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(PushAttempt)
+class PushAttemptAdmin(ReadOnlyAdmin):
+    """Every FCM attempt: what was sent to which device, and what FCM answered."""
+
+    list_display = ["created_at", "kind", "status", "user", "session", "attempt", "short_error"]
+    list_filter = ["status", "kind"]
+    search_fields = ["user__username", "session__id", "error"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user", "session"]
+
+    @admin.display(description="error")
+    def short_error(self, obj: PushAttempt) -> str:
+        return obj.error[:80]

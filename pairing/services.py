@@ -9,7 +9,9 @@ commits that before reporting the request as stale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
@@ -17,7 +19,7 @@ from django.utils import timezone
 
 from appconfig.models import get_config
 
-from . import selectors
+from . import notifications, selectors
 from .exceptions import AlreadyResponded, NotFound, RequestAlreadyPending, RequestNotPending
 from .models import (
     ChatRequestNotification,
@@ -36,6 +38,11 @@ SWEEP_BATCH_SIZE = 500
 
 
 # --- helpers -----------------------------------------------------------------
+
+
+def _after_commit(notify: Callable[..., None], *args) -> None:
+    """Tell clients once the change is committed; a failed publish is logged, not raised."""
+    transaction.on_commit(partial(notify, *args), robust=True)
 
 
 def _locked(queryset):
@@ -88,6 +95,7 @@ def _expire(session: ChatSession, reason: str, now: datetime) -> None:
     session.expired_at = now
     session.save(update_fields=["status", "expire_reason", "expired_at"])
     _resolve_unanswered(session, NotificationResponse.IGNORED, now)
+    _after_commit(notifications.request_expired, session)
 
 
 def _check_can_respond(notification: ChatRequestNotification, now: datetime) -> bool:
@@ -144,7 +152,7 @@ def create_chat_request(customer: User, duration_minutes: int) -> ChatSession:
             raise RequestAlreadyPending(session=winner) from None
 
         counts = selectors.active_session_counts(mitra_ids)
-        ChatRequestNotification.objects.bulk_create(
+        rows = ChatRequestNotification.objects.bulk_create(
             ChatRequestNotification(
                 session=session,
                 mitra_id=mitra_id,
@@ -153,6 +161,7 @@ def create_chat_request(customer: User, duration_minutes: int) -> ChatSession:
             )
             for mitra_id in mitra_ids
         )
+        _after_commit(notifications.request_created, session, rows)
     return session
 
 
@@ -170,6 +179,7 @@ def cancel_chat_request(customer: User, session_id: UUID) -> ChatSession:
             session.cancelled_at = now
             session.save(update_fields=["status", "cancelled_at"])
             _resolve_unanswered(session, NotificationResponse.CANCELLED, now)
+            _after_commit(notifications.request_cancelled, session)
     if timed_out:
         raise RequestNotPending(session=session)
     return session
@@ -194,6 +204,7 @@ def accept_chat_request(mitra: User, session_id: UUID) -> ChatRequestNotificatio
             session.save(update_fields=["status", "mitra", "accepted_at", "ends_at"])
             _respond(notification, NotificationResponse.ACCEPTED, now)
             _resolve_unanswered(session, NotificationResponse.MISSED, now)
+            _after_commit(notifications.request_accepted, notification)
     if timed_out:
         raise RequestNotPending(notification=selectors.notification_for_mitra(mitra, session_id))
     return notification
@@ -207,6 +218,7 @@ def decline_chat_request(mitra: User, session_id: UUID) -> ChatRequestNotificati
         timed_out = _check_can_respond(notification, now)
         if not timed_out:
             _respond(notification, NotificationResponse.REJECTED, now)
+            _after_commit(notifications.request_declined, notification)
             session = notification.session
             if not session.notifications.filter(response__isnull=True).exists():
                 _expire(session, ExpireReason.ALL_DECLINED, now)

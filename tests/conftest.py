@@ -57,6 +57,15 @@ def _fast_password_hasher():
     django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _celery_runs_inline():
+    """Tasks run in the calling thread; the end-to-end tests run a real worker instead."""
+    from halobestie.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     cache.clear()

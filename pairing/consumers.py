@@ -1,0 +1,129 @@
+"""WebSocket endpoints `/ws/mitra/` and `/ws/customer/` (contract section 7).
+
+They authenticate, join their groups, and pass frames through: the event payloads
+are built by `pairing.notifications` before publishing, never here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import events, presence, selectors
+from .auth import user_for_token
+from .models import Role, User
+from .presenters import request_view
+
+CLOSE_BAD_TOKEN = 4401
+CLOSE_WRONG_ROLE = 4403
+
+
+def _token_from_scope(scope: dict[str, Any]) -> str | None:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if query.get("token"):
+        return query["token"][0]
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, key = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "token":
+                return key.strip()
+    return None
+
+
+@database_sync_to_async
+def _authenticate(scope: dict[str, Any]) -> User | None:
+    return user_for_token(_token_from_scope(scope))
+
+
+@database_sync_to_async
+def _pending_views(user: User) -> list[dict[str, Any]]:
+    return [request_view(n) for n in selectors.pending_requests_for_mitra(user)]
+
+
+class PairingConsumer(AsyncWebsocketConsumer):
+    role: str = ""
+
+    def groups_for(self, user: User) -> list[str]:
+        raise NotImplementedError
+
+    async def connect(self) -> None:
+        self.user: User | None = None
+        user = await _authenticate(self.scope)
+        # Accept first, so the client reads the close code instead of a refused handshake.
+        await self.accept()
+        if user is None:
+            await self.close(code=CLOSE_BAD_TOKEN)
+            return
+        if user.role != self.role:
+            await self.close(code=CLOSE_WRONG_ROLE)
+            return
+        self.user = user
+        self.joined = self.groups_for(user)
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.after_connect()
+
+    async def after_connect(self) -> None:
+        pass
+
+    async def disconnect(self, code: int) -> None:
+        if self.user is None:
+            return
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.user is None:
+            return
+        try:
+            frame = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            frame = None
+        if isinstance(frame, dict) and frame.get("type") == "ping":
+            await self.on_ping()
+            await self.send(text_data='{"type":"pong"}')
+        else:
+            await self.send(text_data='{"type":"error","data":{"code":"bad_frame"}}')
+
+    async def on_ping(self) -> None:
+        pass
+
+    async def pairing_event(self, message: dict[str, Any]) -> None:
+        if self.user is None:
+            return
+        text = events.frame_for(message, self.user.id)
+        if text is not None:
+            await self.send(text_data=text)
+
+
+class MitraConsumer(PairingConsumer):
+    role = Role.MITRA
+
+    def groups_for(self, user: User) -> list[str]:
+        return [events.MITRAS_GROUP, events.mitra_group(user.id)]
+
+    async def after_connect(self) -> None:
+        await presence.connected(self.user.id, self.channel_name)
+        # Joined the groups before reading the queue: an event published meanwhile is
+        # delivered after hello, never lost (the app dedupes by session_id).
+        pending = await _pending_views(self.user)
+        await self.send(text_data=events.frame("hello", events.encode({"pending": pending})))
+
+    async def on_ping(self) -> None:
+        await presence.seen(self.user.id, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        if self.user is not None:
+            await presence.disconnected(self.user.id, self.channel_name)
+        await super().disconnect(code)
+
+
+class CustomerConsumer(PairingConsumer):
+    role = Role.CUSTOMER
+
+    def groups_for(self, user: User) -> list[str]:
+        return [events.customer_group(user.id)]

@@ -1,0 +1,104 @@
+"""Who is told what after a pairing state change commits: sockets first, then pushes.
+
+Services register these with `transaction.on_commit(..., robust=True)`: an event
+that cannot be published is logged, never turned into an error for a change that
+has already committed (everything an event says can be read over REST).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from uuid import UUID
+
+from . import events, presence
+from .models import ChatRequestNotification, ChatSession
+from .presenters import request_view, session_object
+
+logger = logging.getLogger(__name__)
+
+
+def _stale_audiences(session_id: UUID, exclude_mitra_id: int | None) -> list[tuple[dict, list[int]]]:
+    """Each notified mitra's view of a resolved request, built once per distinct view."""
+    rows = ChatRequestNotification.objects.select_related("session", "session__customer", "session__mitra").filter(
+        session_id=session_id
+    )
+    by_key: dict[tuple, list[ChatRequestNotification]] = defaultdict(list)
+    for row in rows:
+        if row.mitra_id != exclude_mitra_id:
+            by_key[(row.response, row.notified_at)].append(row)
+    return [(request_view(group[0]), [row.mitra_id for row in group]) for group in by_key.values()]
+
+
+def _customer_send(session: ChatSession, event: str) -> tuple[str, dict]:
+    return events.customer_group(session.customer_id), events.message(
+        event, [(session_object(session), [session.customer_id])]
+    )
+
+
+def request_created(session: ChatSession, notifications: list[ChatRequestNotification]) -> None:
+    from . import tasks
+
+    if not notifications:
+        events.publish([_customer_send(session, "session.expired")])
+        return
+    mitra_ids = [n.mitra_id for n in notifications]
+    # Every row is fresh (same notified_at, no response), so every mitra's view is the same.
+    view = request_view(notifications[0])
+    events.publish([(events.MITRAS_GROUP, events.message("chat_request.new", [(view, mitra_ids)]))])
+    offline = sorted(set(mitra_ids) - presence.online_mitra_ids(mitra_ids))
+    if offline:
+        tasks.push_new_request.delay(str(session.id), offline)
+
+
+def request_accepted(notification: ChatRequestNotification) -> None:
+    from . import tasks
+
+    session = notification.session
+    events.publish(
+        [
+            (events.mitra_group(notification.mitra_id),
+             events.message("chat_request.accepted", [(request_view(notification), [notification.mitra_id])])),
+            (events.MITRAS_GROUP,
+             events.message("chat_request.taken", _stale_audiences(session.id, notification.mitra_id))),
+            _customer_send(session, "session.accepted"),
+        ]
+    )  # fmt: skip
+    tasks.push_request_withdrawn.delay(str(session.id))
+
+
+def request_declined(notification: ChatRequestNotification) -> None:
+    events.publish(
+        [
+            (events.mitra_group(notification.mitra_id),
+             events.message("chat_request.declined", [(request_view(notification), [notification.mitra_id])])),
+        ]
+    )  # fmt: skip
+
+
+def request_cancelled(session: ChatSession) -> None:
+    _request_closed(session, "chat_request.cancelled", "session.cancelled")
+
+
+def request_expired(session: ChatSession) -> None:
+    _request_closed(session, "chat_request.expired", "session.expired")
+
+
+def _request_closed(session: ChatSession, mitra_event: str, customer_event: str) -> None:
+    from . import tasks
+
+    audiences = _stale_audiences(session.id, None)
+    sends = [_customer_send(session, customer_event)]
+    if audiences:
+        sends.append((events.MITRAS_GROUP, events.message(mitra_event, audiences)))
+        tasks.push_request_withdrawn.delay(str(session.id))
+    events.publish(sends)
+
+
+def session_changed(session: ChatSession, event: str) -> None:
+    """session.closing / session.closed, to the session's mitra and customer."""
+    data = session_object(session)
+    sends = [(events.customer_group(session.customer_id), events.message(event, [(data, [session.customer_id])]))]
+    if session.mitra_id:
+        sends.append((events.mitra_group(session.mitra_id), events.message(event, [(data, [session.mitra_id])])))
+    events.publish(sends)
