@@ -20,7 +20,6 @@ import uuid
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -56,29 +55,42 @@ def packed_contains(packed: bytes, user_id: int) -> bool:
 
 
 def message(event: str, audiences: list[tuple[Any, Iterable[int]]]) -> dict[str, Any]:
-    """A layer message: for each (data, user ids), the frame data those users get."""
+    """A layer message: for each (data, user ids), the frame data those users get.
+
+    Everything a frame needs is computed here once, not once per socket: the frame's
+    head (type, an id shared by this message, sent_at) and each audience's data.
+    """
     return {
         "type": MESSAGE_TYPE,
-        "event": event,
+        "head": _head(event),
         "audiences": [[encode(data), pack_ids(ids)] for data, ids in audiences],
     }
 
 
-def frame_for(msg: dict[str, Any], user_id: int) -> str | None:
-    """The text frame this user gets from a layer message, or None if it is not for them."""
+def socket_id() -> str:
+    """A random id per socket; with the message's id it makes each frame's event_id unique."""
+    return uuid.uuid4().hex[:16]
+
+
+def frame_for(msg: dict[str, Any], user_id: int, socket: str) -> str | None:
+    """The text frame this user's socket gets from a layer message, or None if not theirs."""
     for data_json, packed in msg["audiences"]:
         if packed_contains(packed, user_id):
-            return frame(msg["event"], data_json)
+            head_start, head_end = msg["head"]
+            return f"{head_start}.{socket}{head_end}{data_json}}}"
     return None
 
 
-def frame(event: str, data_json: str, sent_at: datetime | None = None) -> str:
+def _head(event: str) -> tuple[str, str]:
+    """The text of a frame before and after the socket's part of event_id."""
+    sent_at = timezone.localtime().isoformat()
+    return (f'{{"type":{json.dumps(event)},"event_id":"{uuid.uuid4().hex}', f'","sent_at":"{sent_at}","data":')
+
+
+def frame(event: str, data_json: str) -> str:
     """A server frame `{"type", "event_id", "sent_at", "data"}` around already-encoded data."""
-    sent_at = timezone.localtime(sent_at or timezone.now())
-    return (
-        f'{{"type":{json.dumps(event)},"event_id":"{uuid.uuid4().hex}",'
-        f'"sent_at":"{sent_at.isoformat()}","data":{data_json}}}'
-    )
+    head_start, head_end = _head(event)
+    return f"{head_start}{head_end}{data_json}}}"
 
 
 # --- publishing from sync code ------------------------------------------------

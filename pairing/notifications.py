@@ -36,15 +36,16 @@ def _customer_send(session: ChatSession, event: str) -> tuple[str, dict]:
     )
 
 
-def request_created(session: ChatSession, notifications: list[ChatRequestNotification]) -> None:
+def request_created(session: ChatSession, mitra_ids: list[int]) -> None:
     from . import tasks
 
-    if not notifications:
+    if not mitra_ids:
         events.publish([_customer_send(session, "session.expired")])
         return
-    mitra_ids = [n.mitra_id for n in notifications]
-    # Every row is fresh (same notified_at, no response), so every mitra's view is the same.
-    view = request_view(notifications[0])
+    # Every row is fresh (notified at the request time, no response), so every mitra's
+    # view is the same: build it once from a row as written.
+    fresh = ChatRequestNotification(session=session, mitra_id=mitra_ids[0], notified_at=session.requested_at)
+    view = request_view(fresh)
     events.publish([(events.MITRAS_GROUP, events.message("chat_request.new", [(view, mitra_ids)]))])
     offline = sorted(set(mitra_ids) - presence.online_mitra_ids(mitra_ids))
     if offline:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .exceptions import NotFound
@@ -72,16 +71,6 @@ def active_sessions_for_mitra(mitra: User) -> QuerySet[ChatSession]:
 
 def active_session_count(mitra: User) -> int:
     return active_sessions_for_mitra(mitra).count()
-
-
-def active_session_counts(mitra_ids: Iterable[int]) -> dict[int, int]:
-    """Active session counts for many mitras in one query."""
-    rows = (
-        ChatSession.objects.filter(mitra_id__in=list(mitra_ids), status__in=ACTIVE_SESSION_STATUSES)
-        .values("mitra_id")
-        .annotate(n=Count("id"))
-    )
-    return {row["mitra_id"]: row["n"] for row in rows}
 
 
 def mitra_profile(mitra: User) -> MitraProfile:
