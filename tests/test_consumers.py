@@ -267,3 +267,23 @@ def test_frame_is_valid_json_with_unicode():
 
     text = events.frame("x", events.encode({"name": "Bestie \u00e9\u4e2d"}))
     assert json.loads(text)["data"] == {"name": "Bestie \u00e9\u4e2d"}
+
+
+def test_a_fan_out_is_one_publish_whatever_the_number_of_mitras(monkeypatch, django_capture_on_commit_callbacks):
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    sent: list[str] = []
+    real_group_send = type(layer).__getattr__(layer, "group_send")
+
+    async def counting_group_send(group, message):
+        sent.append(group)
+        await real_group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting_group_send, raising=False)
+    for _ in range(60):
+        make_account("mitra")
+    customer = make_account("customer")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_chat_request(customer.user, 10)
+    assert sent == ["mitras"]
