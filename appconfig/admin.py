@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from .models import RuntimeConfig
+from .models import ConfigChange, RuntimeConfig
+from .services import save_config
 
 
 @admin.register(RuntimeConfig)
@@ -31,6 +32,34 @@ class RuntimeConfigAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return not RuntimeConfig.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        save_config(obj, changed_by=request.user, source="admin")
+
+    def changelist_view(self, request, extra_context=None):
+        # There is one config: go straight to it.
+        from django.shortcuts import redirect
+
+        config = RuntimeConfig.load()
+        return redirect("admin:appconfig_runtimeconfig_change", config.pk)
+
+
+@admin.register(ConfigChange)
+class ConfigChangeAdmin(admin.ModelAdmin):
+    """Who changed which key of the app config, from what to what, and when."""
+
+    list_display = ["changed_at", "field", "old_value", "new_value", "changed_by", "source"]
+    list_filter = ["field", "source"]
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

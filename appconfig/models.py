@@ -4,6 +4,7 @@ It is read from the database on every use, never cached in a process, so a flag
 changed in the admin takes effect on the next call in every process.
 """
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -64,3 +65,23 @@ class RuntimeConfig(models.Model):
 def get_config() -> RuntimeConfig:
     """The current config, fresh from the database."""
     return RuntimeConfig.load()
+
+
+class ConfigChange(models.Model):
+    """One changed key of the app config: who changed it, from what to what, and when."""
+
+    field = models.CharField(max_length=64)
+    old_value = models.CharField(max_length=64)
+    new_value = models.CharField(max_length=64)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=16, help_text="admin or command")
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "app_config_changes"
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old_value} → {self.new_value}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 from django.db.models import QuerySet
@@ -13,7 +13,9 @@ from .models import (
     ACTIVE_SESSION_STATUSES,
     ChatRequestNotification,
     ChatSession,
+    ClosureInitiator,
     MitraProfile,
+    SessionClosure,
     SessionStatus,
     User,
 )
@@ -76,3 +78,14 @@ def active_session_count(mitra: User) -> int:
 def mitra_profile(mitra: User) -> MitraProfile:
     profile, _ = MitraProfile.objects.get_or_create(user=mitra)
     return profile
+
+
+def early_ends_on_day(mitra: User, day: date) -> int:
+    """The mitra's own early ends on a calendar day of the control center's time zone."""
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return SessionClosure.objects.filter(
+        initiator=mitra,
+        initiated_by=ClosureInitiator.MITRA,
+        created_at__gte=start,
+        created_at__lt=start + timedelta(days=1),
+    ).count()

@@ -176,3 +176,13 @@ class SharedConfigSerializer(serializers.Serializer):
     @staticmethod
     def reasons() -> list[dict[str, str]]:
         return [{"code": code, "label": label} for code, label in EARLY_END_REASONS.items()]
+
+
+class EndSessionSerializer(serializers.Serializer):
+    reason_code = serializers.ChoiceField(choices=list(EARLY_END_REASONS))
+    reason_note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate(self, data: dict) -> dict:
+        if data["reason_code"] == "other" and not data["reason_note"].strip():
+            raise serializers.ValidationError({"reason_note": ["Required when reason_code is other."]})
+        return data

@@ -17,19 +17,29 @@ from uuid import UUID
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from appconfig.models import get_config
+from appconfig.models import RuntimeConfig, get_config
 
 from . import notifications, selectors
-from .exceptions import AlreadyResponded, NotFound, RequestAlreadyPending, RequestNotPending
+from .exceptions import (
+    AlreadyResponded,
+    EarlyEndDisabled,
+    NotFound,
+    RequestAlreadyPending,
+    RequestNotPending,
+    SessionNotActive,
+)
 from .models import (
     ACTIVE_SESSION_STATUSES,
     ChatRequestNotification,
     ChatSession,
+    ClosureInitiator,
+    ClosureReason,
     Device,
     ExpireReason,
     MitraProfile,
     NotificationResponse,
     Role,
+    SessionClosure,
     SessionStatus,
     User,
 )
@@ -255,6 +265,108 @@ def set_mitra_availability(mitra: User, is_available: bool) -> MitraProfile:
     return profile
 
 
+# --- sessions ----------------------------------------------------------------
+
+RUNNING_STATUSES = (SessionStatus.ACTIVE, SessionStatus.EXTENDING)
+
+
+def _start_closing(session: ChatSession, closure: SessionClosure, now: datetime, grace_seconds: int) -> None:
+    session.status = SessionStatus.CLOSING
+    session.closing_started_at = now
+    session.grace_ends_at = now + timedelta(seconds=grace_seconds)
+    session.save(update_fields=["status", "closing_started_at", "grace_ends_at"])
+    closure.session = session
+    closure.created_at = now
+    closure.save(force_insert=True)
+    _after_commit(notifications.session_changed, session, "session.closing")
+
+
+def _time_up(session: ChatSession, now: datetime, grace_seconds: int) -> None:
+    closure = SessionClosure(initiated_by=ClosureInitiator.SYSTEM, reason_code=ClosureReason.TIME_UP)
+    _start_closing(session, closure, now, grace_seconds)
+
+
+def require_early_end_enabled() -> RuntimeConfig:
+    """The config, if mitras may end sessions early now; 403 early_end_disabled if not."""
+    config = get_config()
+    if not config.early_end_mitra_enabled:
+        raise EarlyEndDisabled()
+    return config
+
+
+def end_session_early(mitra: User, session_id: UUID, reason_code: str, reason_note: str) -> ChatSession:
+    """A mitra ends its session before time: closing now, with the reason recorded.
+
+    Allowed only while staff have enabled it (read now, so a toggle counts at once).
+    Past the day's cap the end still happens, and is flagged for review.
+    """
+    config = require_early_end_enabled()
+    with transaction.atomic():
+        session = _lock_session(id=session_id, mitra=mitra)
+        # One mitra's early ends queue here, so two at once cannot both slip under the cap.
+        _locked(MitraProfile.objects.filter(user=mitra)).first()
+        now = timezone.now()
+        timed_out = session.status in RUNNING_STATUSES and session.ends_at is not None and now >= session.ends_at
+        if timed_out:
+            _time_up(session, now, config.closing_grace_seconds)
+        elif session.status not in RUNNING_STATUSES:
+            raise SessionNotActive(session=session)
+        else:
+            earlier_today = selectors.early_ends_on_day(mitra, timezone.localdate(now))
+            closure = SessionClosure(
+                initiated_by=ClosureInitiator.MITRA,
+                initiator=mitra,
+                reason_code=reason_code,
+                reason_note=reason_note,
+                needs_review=earlier_today >= config.early_end_mitra_daily_cap,
+            )
+            _start_closing(session, closure, now, config.closing_grace_seconds)
+    if timed_out:
+        raise SessionNotActive(session=session)
+    return session
+
+
+def advance_sessions(now: datetime | None = None) -> tuple[list[ChatSession], list[ChatSession]]:
+    """Sessions past `ends_at` start closing (time_up); closing ones past their grace close.
+
+    Idempotent and safe to run concurrently, like the request sweep.
+    """
+    now = now or timezone.now()
+    grace_seconds = get_config().closing_grace_seconds
+    started = _sweep(
+        ChatSession.objects.filter(status__in=RUNNING_STATUSES, ends_at__lte=now),
+        lambda session: _time_up(session, now, grace_seconds),
+    )
+    closed = _sweep(
+        ChatSession.objects.filter(status=SessionStatus.CLOSING, grace_ends_at__lte=now),
+        lambda session: _close(session, now),
+    )
+    return started, closed
+
+
+def _close(session: ChatSession, now: datetime) -> None:
+    session.status = SessionStatus.CLOSED
+    session.closed_at = now
+    session.save(update_fields=["status", "closed_at"])
+    _after_commit(notifications.session_changed, session, "session.closed")
+
+
+def _sweep(due, apply: Callable[[ChatSession], None]) -> list[ChatSession]:
+    """Apply a change to every due session in batches, skipping rows others hold."""
+    done: list[ChatSession] = []
+    while True:
+        with transaction.atomic():
+            queryset = due.select_related("customer", "mitra").order_by("pk")
+            if connection.features.has_select_for_update_skip_locked:
+                queryset = queryset.select_for_update(skip_locked=True, of=("self",))
+            batch = list(queryset[:SWEEP_BATCH_SIZE])
+            for session in batch:
+                apply(session)
+        done.extend(batch)
+        if len(batch) < SWEEP_BATCH_SIZE:
+            return done
+
+
 # --- sweep -------------------------------------------------------------------
 
 
@@ -265,20 +377,8 @@ def expire_overdue_requests(now: datetime | None = None) -> list[ChatSession]:
     and a row already expired no longer matches.
     """
     now = now or timezone.now()
-    expired: list[ChatSession] = []
-    while True:
-        with transaction.atomic():
-            overdue = ChatSession.objects.filter(status=SessionStatus.PENDING, expires_at__lte=now).order_by(
-                "expires_at"
-            )
-            if connection.features.has_select_for_update_skip_locked:
-                overdue = overdue.select_for_update(skip_locked=True, of=("self",))
-            batch = list(overdue[:SWEEP_BATCH_SIZE])
-            for session in batch:
-                _expire(session, ExpireReason.TIMEOUT, now)
-        expired.extend(batch)
-        if len(batch) < SWEEP_BATCH_SIZE:
-            return expired
+    overdue = ChatSession.objects.filter(status=SessionStatus.PENDING, expires_at__lte=now)
+    return _sweep(overdue, lambda session: _expire(session, ExpireReason.TIMEOUT, now))
 
 
 # --- devices -----------------------------------------------------------------

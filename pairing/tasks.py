@@ -13,8 +13,13 @@ from .presenters import effective_status
 
 @shared_task(name="pairing.tasks.sweep", ignore_result=True)
 def sweep() -> int:
-    """Expire overdue requests. Idempotent; concurrent runs skip each other's rows."""
-    return len(services.expire_overdue_requests())
+    """Expire overdue requests and move sessions along (closing, closed).
+
+    Idempotent; concurrent runs skip each other's rows. Returns how many rows moved.
+    """
+    expired = services.expire_overdue_requests()
+    started, closed = services.advance_sessions()
+    return len(expired) + len(started) + len(closed)
 
 
 @shared_task(name="pairing.tasks.push_new_request", ignore_result=True)

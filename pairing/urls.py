@@ -18,6 +18,12 @@ urlpatterns = [
     ),
     path("mitra/chat-requests/pending/", views.MitraPendingView.as_view(), name="mitra-pending"),
     path("mitra/chat-requests/history/", views.MitraHistoryView.as_view(), name="mitra-history"),
+    path("mitra/chat-requests/sessions/", views.MitraSessionsView.as_view(), name="mitra-sessions"),
+    path(
+        "mitra/chat-requests/sessions/<uuid:session_id>/end/",
+        views.MitraEndSessionView.as_view(),
+        name="mitra-session-end",
+    ),
     path(
         "mitra/chat-requests/<uuid:session_id>/status/",
         views.MitraRequestStatusView.as_view(),

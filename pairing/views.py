@@ -22,6 +22,7 @@ from .serializers import (
     AcceptResultSerializer,
     CreateChatRequestSerializer,
     DeviceSerializer,
+    EndSessionSerializer,
     HistoryEntrySerializer,
     HistorySerializer,
     LoginResultSerializer,
@@ -29,6 +30,7 @@ from .serializers import (
     MitraMeSerializer,
     RequestListSerializer,
     RequestViewSerializer,
+    SessionListSerializer,
     SessionSerializer,
     SharedConfigSerializer,
 )
@@ -146,6 +148,30 @@ class MitraHistoryView(APIView):
     def get(self, request: Request) -> Response:
         rows = selectors.history_for_mitra(request.user)
         return Response({"results": HistoryEntrySerializer(rows, many=True).data})
+
+
+class MitraSessionsView(APIView):
+    """Sesi Aktif: the sessions `active_session_count` counts, oldest first."""
+
+    permission_classes = [auth.IsMitra]
+
+    @extend_schema(responses={200: SessionListSerializer})
+    def get(self, request: Request) -> Response:
+        sessions = selectors.active_sessions_for_mitra(request.user)
+        return Response({"results": [session_object(s) for s in sessions]})
+
+
+class MitraEndSessionView(APIView):
+    permission_classes = [auth.IsMitra]
+
+    @extend_schema(
+        request=EndSessionSerializer, responses={200: SessionSerializer, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR}
+    )
+    def post(self, request: Request, session_id: UUID) -> Response:
+        services.require_early_end_enabled()  # a disabled feature answers 403 whatever the body
+        data = _validated(EndSessionSerializer, request)
+        session = services.end_session_early(request.user, session_id, data["reason_code"], data["reason_note"])
+        return Response(session_object(session))
 
 
 class SharedConfigView(APIView):

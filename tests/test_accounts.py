@@ -25,7 +25,10 @@ def test_create_account_creates_and_updates(db, capsys):
 def test_staff_account_may_use_admin(db, client):
     call_command("create_account", "boss", role="staff", password="pw-123456")
     assert client.login(username="boss", password="pw-123456")
-    assert client.get("/admin/appconfig/runtimeconfig/").status_code == 200
+    page = client.get("/admin/appconfig/runtimeconfig/", follow=True)  # the one config row
+    assert page.status_code == 200
+    assert page.redirect_chain[-1][0].endswith("/change/")
+    assert b"request_timeout_seconds" in page.content
 
 
 def test_login_returns_token_role_and_name(db, anon):

@@ -12,7 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from pairing.models import ChatRequestNotification, ChatSession
-from tests.conftest import create_request
+from tests.conftest import create_request, set_config
 
 SID = "{sid}"
 # (method, path, role that may call it, a valid body)
@@ -27,6 +27,8 @@ ENDPOINTS = [
     ("get", f"/api/mitra/chat-requests/{SID}/status/", "mitra", None),
     ("post", f"/api/mitra/chat-requests/{SID}/accept/", "mitra", None),
     ("post", f"/api/mitra/chat-requests/{SID}/decline/", "mitra", None),
+    ("get", "/api/mitra/chat-requests/sessions/", "mitra", None),
+    ("post", f"/api/mitra/chat-requests/sessions/{SID}/end/", "mitra", {"reason_code": "customer_left"}),
     ("get", "/api/shared/config/", "any", None),
     ("post", "/api/devices/", "any", {"token": "tok", "platform": "android"}),
     ("delete", "/api/devices/tok-x/", "any", None),
@@ -51,6 +53,8 @@ MALFORMED_BODIES = [
     b'{"duration_minutes": {"a": 1}}',
     b'{"duration_minutes": [30]}',
     b'{"is_available": "\\u0000"}',
+    b'{"reason_code": "other", "reason_note": "\\u0000"}',
+    b'{"reason_code": ["other"], "reason_note": {"a": 1}}',
     b'{"is_available": [true]}',
     b'{"token": "a\\u0000b", "platform": "android"}',
     b'{"token": "' + b"x" * 5000 + b'", "platform": "android"}',
@@ -77,6 +81,7 @@ def assert_error_shape(response, status=None):
 
 @pytest.fixture
 def accounts(customer, make_mitra, make_customer, staff):
+    set_config(early_end_mitra_enabled=True)  # so end/ validates its body instead of answering 403
     mitra = make_mitra()
     session_id = create_request(customer)
     return {"customer": customer, "mitra": mitra, "staff": staff, "other_customer": make_customer(), "sid": session_id}

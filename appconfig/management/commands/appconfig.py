@@ -1,11 +1,11 @@
 """`manage.py appconfig` prints the config; `appconfig KEY=VALUE ...` sets keys."""
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.forms import modelform_factory
 
 from appconfig.models import RuntimeConfig
+from appconfig.services import save_config
 
 
 class Command(BaseCommand):
@@ -44,10 +44,7 @@ class Command(BaseCommand):
             if not form.is_valid():
                 errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
                 raise CommandError(f"invalid config: {errors}")
-            try:
-                form.save()
-            except ValidationError as exc:  # pragma: no cover - the form validated already
-                raise CommandError(str(exc)) from exc
+            save_config(form.save(commit=False), changed_by=None, source="command")
 
     @staticmethod
     def _parse_bool(name: str, value: str) -> str:
