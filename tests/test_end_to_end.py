@@ -48,6 +48,7 @@ def _events_scenario(stack, open_socket):
 
     # new → taken / accepted / session.accepted
     session_id = customer.post("/api/customer/chat-requests/", json={"duration_minutes": 15}).json()["session_id"]
+    accepted_id = session_id
     for ws in mitras.values():
         assert receive(ws, "chat_request.new")["data"]["session_id"] == session_id
     assert mitra1.post(f"/api/mitra/chat-requests/{session_id}/accept/").status_code == 200
@@ -88,6 +89,20 @@ def _events_scenario(stack, open_socket):
     assert [v["session_id"] for v in receive(again, "hello")["data"]["pending"]] == [session_id]
     again.send(json.dumps({"type": "ping"}))
     assert json.loads(again.recv(timeout=FRAME_TIMEOUT)) == {"type": "pong"}
+    assert receive(mitras["mitra1"], "chat_request.new")["data"]["session_id"] == session_id
+
+    # The accepted session's time runs out: beat moves it to closing, then closed.
+    stack.manage("appconfig", "closing_grace_seconds=1")
+    stack.manage(
+        "shell", "-c",
+        "from django.utils import timezone; from pairing.models import ChatSession; "
+        f"ChatSession.objects.filter(id='{accepted_id}').update(ends_at=timezone.now())",
+    )  # fmt: skip
+    for ws in (mitras["mitra1"], customer_ws):
+        closing = receive(ws, "session.closing")
+        assert (closing["data"]["session_id"], closing["data"]["status"]) == (accepted_id, "closing")
+    for ws in (mitras["mitra1"], customer_ws):
+        assert receive(ws, "session.closed")["data"]["closed_at"]
 
 
 def test_bad_token_socket_is_closed_4401(stack):
