@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from activity.views import MitraActivityAPIView
+
 from . import errors
 
 urlpatterns = [
@@ -12,7 +14,9 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[], authentication_classes=[]),
         name="api-docs",
     ),
+    path("api/control-center/mitra-activity/", MitraActivityAPIView.as_view(), name="api-mitra-activity"),
     path("api/", include("pairing.urls")),
+    path("control-center/", include("activity.urls")),
 ]
 
 

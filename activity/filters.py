@@ -1,0 +1,151 @@
+"""The control center's filters: date range (calendar days in the control center's time
+zone, applied to `notified_at`), mitras, and the sort column. Shared by the page, the
+CSV and the JSON API, so all three read the same rows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.utils import timezone
+
+from pairing.messages import EARLY_END_REASONS
+from pairing.models import ChatRequestNotification, ClosureInitiator, Role, SessionClosure, User
+
+DEFAULT_RANGE_DAYS = 30
+SORT_COLUMNS = [
+    "display_name",
+    "notified",
+    "accepted",
+    "rejected",
+    "ignored",
+    "missed",
+    "cancelled",
+    "acceptance_rate",
+    "avg_response_seconds",
+    "avg_active_session_count",
+    "early_end_rate",
+]
+SORT_CHOICES = [(c, c) for c in SORT_COLUMNS] + [(f"-{c}", f"-{c}") for c in SORT_COLUMNS]
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of a calendar day in the control center's time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class MitraChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, user: User) -> str:
+        return user.name
+
+
+class MitraFilter(django_filters.ModelMultipleChoiceFilter):
+    """Mitras by user_id, listed by display name; an unknown id is a form error."""
+
+    field_class = MitraChoiceField
+
+    def __init__(self, field_name: str, **kwargs):
+        super().__init__(
+            field_name=field_name,
+            queryset=User.objects.filter(role=Role.MITRA).order_by("display_name", "username"),
+            label="Mitra",
+            widget=forms.SelectMultiple(attrs={"size": 6}),
+            **kwargs,
+        )
+
+
+class ActivityFilterForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        date_from, date_to = data.get("date_from"), data.get("date_to")
+        if date_from and date_to and date_from > date_to:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
+
+
+class RangeFilter(django_filters.FilterSet):
+    """Date range and mitras; subclasses name the time column the range applies to."""
+
+    time_field = "notified_at"
+    date_from = django_filters.DateFilter(
+        method="filter_nothing", label="From", widget=forms.DateInput(attrs={"type": "date"}),
+        input_formats=["%Y-%m-%d"],
+    )  # fmt: skip
+    date_to = django_filters.DateFilter(
+        method="filter_nothing", label="To", widget=forms.DateInput(attrs={"type": "date"}),
+        input_formats=["%Y-%m-%d"],
+    )  # fmt: skip
+    mitra = MitraFilter("mitra")
+
+    class Meta:
+        model = ChatRequestNotification
+        fields: list[str] = []
+        form = ActivityFilterForm
+
+    @staticmethod
+    def filter_nothing(queryset, name, value):
+        return queryset  # applied by `date_range` / the table's sort, not to the rows
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        start, end = self.date_range()
+        return queryset.filter(**{f"{self.time_field}__gte": start, f"{self.time_field}__lt": end})
+
+    # -- what the views need --------------------------------------------------
+
+    def dates(self) -> tuple[date, date]:
+        """The chosen days, inclusive; by default the last 30 days up to today."""
+        data = self.form.cleaned_data
+        date_to = data.get("date_to") or timezone.localdate()
+        date_from = data.get("date_from") or date_to - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        return date_from, date_to
+
+    def date_range(self) -> tuple[datetime, datetime]:
+        """[start, end) in time, for `notified_at`."""
+        date_from, date_to = self.dates()
+        return day_start(date_from), day_start(date_to + timedelta(days=1))
+
+    def mitra_ids(self) -> list[int] | None:
+        chosen = self.form.cleaned_data.get("mitra")
+        return [u.id for u in chosen] if chosen else None
+
+    def errors(self) -> dict[str, list[str]]:
+        return {field: [str(e) for e in errors] for field, errors in self.form.errors.items()}
+
+
+class ActivityFilter(RangeFilter):
+    """Mitra Request Activity: the log rows notified in the range, and the sort column."""
+
+    sort = django_filters.ChoiceFilter(choices=SORT_CHOICES, method="filter_nothing", empty_label="(default)")
+
+    def sort_column(self) -> str:
+        return self.form.cleaned_data.get("sort") or "-notified"
+
+
+class ClosureFilter(RangeFilter):
+    """Force-closes by mitras in the range, by reason, optionally only those flagged."""
+
+    time_field = "created_at"
+    mitra = MitraFilter("initiator")
+    reason = django_filters.ChoiceFilter(
+        choices=[(code, label) for code, label in EARLY_END_REASONS.items()], field_name="reason_code",
+        empty_label="(any reason)",
+    )  # fmt: skip
+    flagged = django_filters.BooleanFilter(
+        field_name="needs_review", label="Flagged for review only",
+        widget=forms.CheckboxInput, method="filter_flagged",
+    )  # fmt: skip
+
+    class Meta:
+        model = SessionClosure
+        fields: list[str] = []
+        form = ActivityFilterForm
+
+    @staticmethod
+    def filter_flagged(queryset, name, value):
+        return queryset.filter(needs_review=True) if value else queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset).filter(initiated_by=ClosureInitiator.MITRA)
+        return queryset.select_related("session", "session__customer", "initiator").order_by("-created_at", "-id")

@@ -1,0 +1,270 @@
+"""Read queries of the activity log and the control center.
+
+Every figure comes from `chat_request_notifications` (and sessions for the broadcast
+health) restricted to the chosen range of `notified_at`, which an index covers, so a
+query's time grows with the range shown, not with the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from statistics import median
+
+from django.db import connection
+from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+from pairing.models import (
+    ACCEPTED_SESSION_STATUSES,
+    ChatRequestNotification,
+    ChatSession,
+    ClosureInitiator,
+    NotificationResponse,
+    Role,
+    SessionStatus,
+    User,
+)
+
+R = NotificationResponse
+COUNTED = [R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED, R.CANCELLED]
+ANSWERED = Q(response__in=[R.ACCEPTED, R.REJECTED])
+
+
+@dataclass
+class ActivityRow:
+    """One mitra's figures, or the totals. Averages are kept as sums so totals are exact."""
+
+    mitra_id: int | None
+    display_name: str
+    notified: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    ignored: int = 0
+    missed: int = 0
+    cancelled: int = 0
+    response_time_sum: float = 0.0
+    answered: int = 0  # accepted + rejected rows with a response time
+    active_session_sum: int = 0
+    accepted_sessions: int = 0  # sessions accepted in the range (early-end rate's base)
+    early_ends: int = 0
+
+    @property
+    def rate_base(self) -> int:
+        return self.accepted + self.rejected + self.ignored
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.rate_base if self.rate_base else None
+
+    @property
+    def avg_response_seconds(self) -> float | None:
+        return self.response_time_sum / self.answered if self.answered else None
+
+    @property
+    def avg_active_session_count(self) -> float | None:
+        return self.active_session_sum / self.notified if self.notified else None
+
+    @property
+    def early_end_rate(self) -> float | None:
+        return self.early_ends / self.accepted_sessions if self.accepted_sessions else None
+
+    def add(self, other: ActivityRow) -> None:
+        for name in ("notified", "accepted", "rejected", "ignored", "missed", "cancelled", "response_time_sum",
+                     "answered", "active_session_sum", "accepted_sessions", "early_ends"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict:
+        return {
+            "mitra_id": self.mitra_id,
+            "display_name": self.display_name,
+            "notified": self.notified,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "ignored": self.ignored,
+            "missed": self.missed,
+            "cancelled": self.cancelled,
+            "acceptance_rate": self.acceptance_rate,
+            "avg_response_seconds": self.avg_response_seconds,
+            "avg_active_session_count": self.avg_active_session_count,
+            "accepted_sessions": self.accepted_sessions,
+            "early_ends": self.early_ends,
+            "early_end_rate": self.early_end_rate,
+        }
+
+
+@dataclass
+class ActivityTable:
+    rows: list[ActivityRow]
+    totals: ActivityRow = field(default_factory=lambda: ActivityRow(None, "Total"))
+
+
+def _per_mitra(notifications: QuerySet[ChatRequestNotification]) -> dict[int, dict]:
+    counts = {r.value: Count("id", filter=Q(response=r)) for r in COUNTED}
+    rows = (
+        notifications.order_by()
+        .values("mitra_id")
+        .annotate(
+            notified=Count("id"),
+            response_time_sum=Sum("response_time_seconds", filter=ANSWERED),
+            answered=Count("response_time_seconds", filter=ANSWERED),
+            active_session_sum=Sum("active_session_count"),
+            **counts,
+        )
+    )
+    return {row.pop("mitra_id"): row for row in rows}
+
+
+def _early_ends(start: datetime, end: datetime, mitra_ids: list[int] | None) -> dict[int, tuple[int, int]]:
+    """Per mitra: (sessions accepted in the range, how many of those it ended early)."""
+    sessions = ChatSession.objects.filter(accepted_at__gte=start, accepted_at__lt=end, mitra__isnull=False)
+    if mitra_ids is not None:
+        sessions = sessions.filter(mitra_id__in=mitra_ids)
+    rows = (
+        sessions.order_by()
+        .values("mitra_id")
+        .annotate(
+            accepted=Count("id"),
+            early=Count("id", filter=Q(closure__initiated_by=ClosureInitiator.MITRA)),
+        )
+    )
+    return {row["mitra_id"]: (row["accepted"], row["early"]) for row in rows}
+
+
+def mitra_activity(
+    notifications: QuerySet[ChatRequestNotification],
+    start: datetime,
+    end: datetime,
+    mitra_ids: list[int] | None,
+    sort: str = "-notified",
+) -> ActivityTable:
+    """One row per mitra (all mitras, or the chosen ones, with zeros where idle) and totals."""
+    figures = _per_mitra(notifications)
+    early = _early_ends(start, end, mitra_ids)
+    mitras = User.objects.filter(role=Role.MITRA)
+    if mitra_ids is not None:
+        mitras = mitras.filter(id__in=mitra_ids)
+    table = ActivityTable(rows=[])
+    for mitra in mitras.only("id", "username", "display_name"):
+        row = ActivityRow(mitra.id, mitra.name)
+        for name, value in figures.get(mitra.id, {}).items():
+            setattr(row, name, value or 0)
+        row.accepted_sessions, row.early_ends = early.get(mitra.id, (0, 0))
+        table.rows.append(row)
+        table.totals.add(row)
+    sort_rows(table.rows, sort)
+    return table
+
+
+def sort_rows(rows: list[ActivityRow], sort: str) -> None:
+    """Sort by a column; rows without a value (no sample) always go last."""
+    column = sort.lstrip("-")
+    descending = sort.startswith("-")
+    rows.sort(key=lambda r: (r.display_name.lower(), r.mitra_id))
+    present = [r for r in rows if getattr(r, column) is not None]
+    absent = [r for r in rows if getattr(r, column) is None]
+    key = (lambda r: r.display_name.lower()) if column == "display_name" else (lambda r: getattr(r, column))
+    present.sort(key=key, reverse=descending)
+    rows[:] = present + absent
+
+
+# --- broadcast health -------------------------------------------------------------
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's percentile_cont(fraction) WITHIN GROUP (ORDER BY column)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+@dataclass
+class BroadcastHealth:
+    requests: int
+    accepted: int
+    cancelled: int
+    expired: int
+    pending: int
+    median_accept_seconds: float | None
+    p90_accept_seconds: float | None
+
+
+def _percentiles(values: QuerySet, column: str) -> tuple[float | None, float | None]:
+    if connection.vendor == "postgresql":
+        result = values.aggregate(p50=PercentileCont(column, fraction=0.5), p90=PercentileCont(column, fraction=0.9))
+        return result["p50"], result["p90"]
+    ordered = sorted(v for v in values.values_list(column, flat=True) if v is not None)
+    if not ordered:
+        return None, None
+    p90_index = (len(ordered) - 1) * 0.9
+    low, high = int(p90_index), min(int(p90_index) + 1, len(ordered) - 1)
+    return median(ordered), ordered[low] + (ordered[high] - ordered[low]) * (p90_index - low)
+
+
+def broadcast_health(start: datetime, end: datetime) -> BroadcastHealth:
+    """Requests made in the range, and how fast the first accept came."""
+    sessions = ChatSession.objects.filter(requested_at__gte=start, requested_at__lt=end).order_by()
+    counts = sessions.aggregate(
+        requests=Count("id"),
+        accepted=Count("id", filter=Q(status__in=ACCEPTED_SESSION_STATUSES)),
+        cancelled=Count("id", filter=Q(status=SessionStatus.CANCELLED)),
+        expired=Count("id", filter=Q(status=SessionStatus.EXPIRED)),
+        pending=Count("id", filter=Q(status=SessionStatus.PENDING)),
+    )
+    # The accepting mitra was notified at request time, so its response time is the
+    # time from request to first accept.
+    accepts = ChatRequestNotification.objects.filter(
+        notified_at__gte=start, notified_at__lt=end, response=R.ACCEPTED
+    ).order_by()
+    p50, p90 = _percentiles(accepts, "response_time_seconds")
+    return BroadcastHealth(**counts, median_accept_seconds=p50, p90_accept_seconds=p90)
+
+
+# --- one mitra ----------------------------------------------------------------------
+
+
+def daily_counts(notifications: QuerySet[ChatRequestNotification], days: list[date]) -> list[dict]:
+    """Per calendar day (control center's time zone): accepted, rejected, ignored, missed."""
+    rows = (
+        notifications.order_by()
+        .annotate(day=TruncDate("notified_at"))
+        .values("day")
+        .annotate(**{r.value: Count("id", filter=Q(response=r)) for r in (R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED)})
+    )
+    by_day = {row["day"]: row for row in rows}
+    empty = {"accepted": 0, "rejected": 0, "ignored": 0, "missed": 0}
+    return [{"day": day, **{k: by_day.get(day, empty)[k] for k in empty}} for day in days]
+
+
+def acceptance_by_load(notifications: QuerySet[ChatRequestNotification]) -> list[ActivityRow]:
+    """Acceptance by active sessions at notification: 0, 1, 2 and 3 or more."""
+    buckets = []
+    for label, condition in (
+        ("0", Q(active_session_count=0)),
+        ("1", Q(active_session_count=1)),
+        ("2", Q(active_session_count=2)),
+        ("3+", Q(active_session_count__gte=3)),
+    ):
+        row = ActivityRow(None, label)
+        for name, value in _per_mitra_totals(notifications.filter(condition)).items():
+            setattr(row, name, value or 0)
+        buckets.append(row)
+    return buckets
+
+
+def _per_mitra_totals(notifications: QuerySet[ChatRequestNotification]) -> dict:
+    return notifications.order_by().aggregate(
+        notified=Count("id"),
+        **{r.value: Count("id", filter=Q(response=r)) for r in COUNTED},
+    )
+
+
+def days_between(date_from: date, date_to: date) -> list[date]:
+    return [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+
+
+def mitra_log(mitra: User, notifications: QuerySet[ChatRequestNotification]) -> QuerySet[ChatRequestNotification]:
+    return (
+        notifications.filter(mitra=mitra).select_related("session", "session__customer").order_by("-notified_at", "-id")
+    )

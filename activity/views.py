@@ -1,0 +1,140 @@
+"""The control center: server-rendered pages for staff, plus the activity JSON API."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import user_passes_test
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pairing.auth import IsStaff
+from pairing.models import ChatRequestNotification, Role, SessionClosure, User
+
+from . import charts, selectors
+from .filters import ActivityFilter, ClosureFilter
+
+CSV_COLUMNS = [
+    "mitra_id", "display_name", "notified", "accepted", "rejected", "ignored", "missed", "cancelled",
+    "acceptance_rate", "avg_response_seconds", "avg_active_session_count", "early_ends", "accepted_sessions",
+    "early_end_rate",
+]  # fmt: skip
+LOG_PAGE_SIZE = 50
+
+staff_required = user_passes_test(lambda u: u.is_active and u.is_staff)
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "control_center/login.html"
+    redirect_authenticated_user = False
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    return redirect("control-center:mitra-activity")
+
+
+def _activity(params) -> tuple[ActivityFilter, selectors.ActivityTable | None]:
+    filterset = ActivityFilter(params, queryset=ChatRequestNotification.objects.all())
+    if not filterset.is_valid():
+        return filterset, None
+    start, end = filterset.date_range()
+    table = selectors.mitra_activity(filterset.qs, start, end, filterset.mitra_ids(), filterset.sort_column())
+    return filterset, table
+
+
+@staff_required
+def mitra_activity(request: HttpRequest) -> HttpResponse:
+    filterset, table = _activity(request.GET)
+    if request.GET.get("format") == "csv":
+        return _csv(filterset, table)
+    context = {"filter": filterset, "table": table, "active": "activity", "sort": None, "health": None}
+    if table is not None:
+        context["sort"] = filterset.sort_column()
+        context["health"] = selectors.broadcast_health(*filterset.date_range())
+        context["dates"] = filterset.dates()
+    return render(request, "control_center/mitra_activity.html", context, status=200 if table else 400)
+
+
+def _csv(filterset: ActivityFilter, table: selectors.ActivityTable | None) -> HttpResponse:
+    if table is None:
+        lines = [f"{field}: {' '.join(errors)}" for field, errors in filterset.errors().items()]
+        return HttpResponse("\n".join(lines), status=400, content_type="text/plain; charset=utf-8")
+    date_from, date_to = filterset.dates()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="mitra-activity-{date_from}-to-{date_to}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_COLUMNS)
+    for row in [*table.rows, table.totals]:
+        values = row.as_dict()
+        writer.writerow(["" if values[c] is None else values[c] for c in CSV_COLUMNS])
+    return response
+
+
+@staff_required
+def mitra_detail(request: HttpRequest, mitra_id: int) -> HttpResponse:
+    mitra = get_object_or_404(User, id=mitra_id, role=Role.MITRA)
+    params = request.GET.copy()
+    params.setlist("mitra", [str(mitra.id)])
+    filterset = ActivityFilter(params, queryset=ChatRequestNotification.objects.all())
+    context = {"filter": filterset, "mitra": mitra, "active": "activity"}
+    if not filterset.is_valid():
+        return render(request, "control_center/mitra_detail.html", context, status=400)
+    start, end = filterset.date_range()
+    rows = filterset.qs
+    date_from, date_to = filterset.dates()
+    days = selectors.daily_counts(rows, selectors.days_between(date_from, date_to))
+    page = Paginator(selectors.mitra_log(mitra, rows), LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    context.update(
+        {
+            "row": selectors.mitra_activity(rows, start, end, [mitra.id]).rows[0],
+            "chart": charts.daily_stacked_bars(days),
+            "buckets": selectors.acceptance_by_load(rows),
+            "page": page,
+            "dates": (date_from, date_to),
+        }
+    )
+    return render(request, "control_center/mitra_detail.html", context)
+
+
+@staff_required
+def force_closes(request: HttpRequest) -> HttpResponse:
+    filterset = ClosureFilter(request.GET, queryset=SessionClosure.objects.all())
+    context = {"filter": filterset, "active": "closures", "page": None}
+    if not filterset.is_valid():
+        return render(request, "control_center/force_closes.html", context, status=400)
+    context["page"] = Paginator(filterset.qs, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    context["dates"] = filterset.dates()
+    return render(request, "control_center/force_closes.html", context)
+
+
+class MitraActivityAPIView(APIView):
+    """The Mitra Request Activity table as JSON (staff token)."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("date_from", str, description="YYYY-MM-DD, inclusive"),
+            OpenApiParameter("date_to", str, description="YYYY-MM-DD, inclusive"),
+            OpenApiParameter("mitra", int, many=True, description="a mitra's user_id; repeatable"),
+            OpenApiParameter("sort", str, description="a column, '-' for descending"),
+        ]
+    )
+    def get(self, request: Request) -> Response:
+        filterset, table = _activity(request.query_params)
+        if table is None:
+            raise ValidationError(filterset.errors())
+        return Response({"results": [row.as_dict() for row in table.rows], "totals": _totals(table.totals)})
+
+
+def _totals(totals: selectors.ActivityRow) -> dict:
+    values = totals.as_dict()
+    del values["mitra_id"], values["display_name"]
+    return values
