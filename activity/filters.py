@@ -8,7 +8,10 @@ from datetime import date, datetime, time, timedelta
 
 import django_filters
 from django import forms
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from pairing.messages import EARLY_END_REASONS
 from pairing.models import ChatRequestNotification, ClosureInitiator, Role, SessionClosure, User
@@ -40,6 +43,24 @@ class MitraChoiceField(forms.ModelMultipleChoiceField):
         return user.name
 
 
+class FastSelectMultiple(forms.SelectMultiple):
+    """A multiple select whose options are built in Python: Django renders one template
+    per option, which cost ~15 ms for 500 mitras on every page."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = {str(v) for v in (value or [])}
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (choice_value, mark_safe(" selected") if str(choice_value) in chosen else "", label)
+                for choice_value, label in self.choices
+            ),
+        )
+        final_attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        return format_html("<select multiple{}>{}</select>", flatatt(final_attrs), options)
+
+
 class MitraFilter(django_filters.ModelMultipleChoiceFilter):
     """Mitras by user_id, listed by display name; an unknown id is a form error."""
 
@@ -50,7 +71,7 @@ class MitraFilter(django_filters.ModelMultipleChoiceFilter):
             field_name=field_name,
             queryset=User.objects.filter(role=Role.MITRA).order_by("display_name", "username"),
             label="Mitra",
-            widget=forms.SelectMultiple(attrs={"size": 6}),
+            widget=FastSelectMultiple(attrs={"size": 6}),
             **kwargs,
         )
 

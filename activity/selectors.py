@@ -7,12 +7,14 @@ query's time grows with the range shown, not with the whole table.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import median
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from pairing.models import (
@@ -26,9 +28,14 @@ from pairing.models import (
     User,
 )
 
+from .filters import day_start
+from .models import MitraDailyActivity, RolledUpDay
+
 R = NotificationResponse
 COUNTED = [R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED, R.CANCELLED]
 ANSWERED = Q(response__in=[R.ACCEPTED, R.REJECTED])
+FIGURES = ("notified", "accepted", "rejected", "ignored", "missed", "cancelled", "response_time_sum", "answered",
+           "active_session_sum")  # fmt: skip
 
 
 @dataclass
@@ -70,8 +77,7 @@ class ActivityRow:
         return self.early_ends / self.accepted_sessions if self.accepted_sessions else None
 
     def add(self, other: ActivityRow) -> None:
-        for name in ("notified", "accepted", "rejected", "ignored", "missed", "cancelled", "response_time_sum",
-                     "answered", "active_session_sum", "accepted_sessions", "early_ends"):  # fmt: skip
+        for name in (*FIGURES, "accepted_sessions", "early_ends"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict:
@@ -99,7 +105,8 @@ class ActivityTable:
     totals: ActivityRow = field(default_factory=lambda: ActivityRow(None, "Total"))
 
 
-def _per_mitra(notifications: QuerySet[ChatRequestNotification]) -> dict[int, dict]:
+def per_mitra(notifications: QuerySet[ChatRequestNotification]) -> dict[int, dict]:
+    """Each mitra's additive figures over some log rows (what a rollup row stores)."""
     counts = {r.value: Count("id", filter=Q(response=r)) for r in COUNTED}
     rows = (
         notifications.order_by()
@@ -131,24 +138,63 @@ def _early_ends(start: datetime, end: datetime, mitra_ids: list[int] | None) -> 
     return {row["mitra_id"]: (row["accepted"], row["early"]) for row in rows}
 
 
+def _live_ranges(date_from: date, date_to: date, rolled: set[date]) -> Q | None:
+    """The days not rolled up, as `notified_at` ranges (runs of consecutive days)."""
+    condition, run_start = None, None
+    for day in [*days_between(date_from, date_to), None]:
+        if day is not None and day not in rolled:
+            run_start = run_start or day
+            continue
+        if run_start is not None:
+            end = day_start(day) if day is not None else day_start(date_to + timedelta(days=1))
+            part = Q(notified_at__gte=day_start(run_start), notified_at__lt=end)
+            condition = part if condition is None else condition | part
+            run_start = None
+    return condition
+
+
+def figures_by_mitra(date_from: date, date_to: date, mitra_ids: list[int] | None) -> dict[int, dict]:
+    """Additive figures per mitra over the days: rollups where a day is final, live rows elsewhere."""
+    time_zone = settings.TIME_ZONE
+    rolled = set(
+        RolledUpDay.objects.filter(time_zone=time_zone, day__gte=date_from, day__lte=date_to).values_list(
+            "day", flat=True
+        )
+    )
+    figures: dict[int, dict] = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
+
+    def add(rows: dict[int, dict]) -> None:
+        for mitra_id, values in rows.items():
+            for name, value in values.items():
+                figures[mitra_id][name] += value or 0
+
+    if rolled:
+        rollups = MitraDailyActivity.objects.filter(time_zone=time_zone, day__in=sorted(rolled))
+        if mitra_ids is not None:
+            rollups = rollups.filter(mitra_id__in=mitra_ids)
+        summed = rollups.order_by().values("mitra_id").annotate(**{name: Sum(name) for name in FIGURES})
+        add({row.pop("mitra_id"): row for row in summed})
+    live = _live_ranges(date_from, date_to, rolled)
+    if live is not None:
+        rows = ChatRequestNotification.objects.filter(live)
+        if mitra_ids is not None:
+            rows = rows.filter(mitra_id__in=mitra_ids)
+        add(per_mitra(rows))
+    return figures
+
+
 def mitra_activity(
-    notifications: QuerySet[ChatRequestNotification],
-    start: datetime,
-    end: datetime,
-    mitra_ids: list[int] | None,
-    sort: str = "-notified",
+    date_from: date, date_to: date, mitra_ids: list[int] | None, sort: str = "-notified"
 ) -> ActivityTable:
     """One row per mitra (all mitras, or the chosen ones, with zeros where idle) and totals."""
-    figures = _per_mitra(notifications)
-    early = _early_ends(start, end, mitra_ids)
+    figures = figures_by_mitra(date_from, date_to, mitra_ids)
+    early = _early_ends(day_start(date_from), day_start(date_to + timedelta(days=1)), mitra_ids)
     mitras = User.objects.filter(role=Role.MITRA)
     if mitra_ids is not None:
         mitras = mitras.filter(id__in=mitra_ids)
     table = ActivityTable(rows=[])
     for mitra in mitras.only("id", "username", "display_name"):
-        row = ActivityRow(mitra.id, mitra.name)
-        for name, value in figures.get(mitra.id, {}).items():
-            setattr(row, name, value or 0)
+        row = ActivityRow(mitra.id, mitra.name, **figures.get(mitra.id, {}))
         row.accepted_sessions, row.early_ends = early.get(mitra.id, (0, 0))
         table.rows.append(row)
         table.totals.add(row)
@@ -190,11 +236,14 @@ class BroadcastHealth:
     p90_accept_seconds: float | None
 
 
-def _percentiles(values: QuerySet, column: str) -> tuple[float | None, float | None]:
+def _accept_seconds_percentiles(accepted: QuerySet[ChatSession]) -> tuple[float | None, float | None]:
     if connection.vendor == "postgresql":
-        result = values.aggregate(p50=PercentileCont(column, fraction=0.5), p90=PercentileCont(column, fraction=0.9))
+        seconds = Func(F("accepted_at") - F("requested_at"), template="EXTRACT(EPOCH FROM %(expressions)s)")
+        result = accepted.aggregate(
+            p50=PercentileCont(seconds, fraction=0.5), p90=PercentileCont(seconds, fraction=0.9)
+        )
         return result["p50"], result["p90"]
-    ordered = sorted(v for v in values.values_list(column, flat=True) if v is not None)
+    ordered = sorted((a - r).total_seconds() for r, a in accepted.values_list("requested_at", "accepted_at"))
     if not ordered:
         return None, None
     p90_index = (len(ordered) - 1) * 0.9
@@ -212,12 +261,7 @@ def broadcast_health(start: datetime, end: datetime) -> BroadcastHealth:
         expired=Count("id", filter=Q(status=SessionStatus.EXPIRED)),
         pending=Count("id", filter=Q(status=SessionStatus.PENDING)),
     )
-    # The accepting mitra was notified at request time, so its response time is the
-    # time from request to first accept.
-    accepts = ChatRequestNotification.objects.filter(
-        notified_at__gte=start, notified_at__lt=end, response=R.ACCEPTED
-    ).order_by()
-    p50, p90 = _percentiles(accepts, "response_time_seconds")
+    p50, p90 = _accept_seconds_percentiles(sessions.filter(accepted_at__isnull=False))
     return BroadcastHealth(**counts, median_accept_seconds=p50, p90_accept_seconds=p90)
 
 

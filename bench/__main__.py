@@ -11,7 +11,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "halobestie.settings")
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench ARGS=...")
-    parser.add_argument("which", nargs="*", default=["fanout"], choices=["fanout", "dashboard"])
+    parser.add_argument("which", nargs="*", default=["fanout", "dashboard"], choices=["fanout", "dashboard"])
     parser.add_argument("--mitras", default="200,1000", help="fan-out sizes, comma-separated")
     parser.add_argument("--requests", type=int, default=20, help="requests per fan-out size")
     parser.add_argument("--rows", type=int, default=1_000_000, help="dashboard log rows")

@@ -161,6 +161,7 @@ CELERY_BEAT_SCHEDULE = {
         # A sweep that waited longer than two intervals is superseded by the next one.
         "options": {"expires": max(2.0, 2 * SWEEP_INTERVAL_SECONDS)},
     },
+    "activity-roll-up": {"task": "activity.tasks.roll_up", "schedule": 600.0},
 }
 
 REST_FRAMEWORK = {

@@ -118,7 +118,9 @@ class ChatSession(models.Model):
         indexes = [
             models.Index(fields=["status", "expires_at"], name="session_status_expires"),
             models.Index(fields=["mitra", "status"], name="session_mitra_status"),
-            models.Index(fields=["requested_at"], name="session_requested_at"),
+            # Covering (on PostgreSQL) for the control center's broadcast health.
+            models.Index(fields=["requested_at"], include=["status", "accepted_at"], name="session_requested_at"),
+            models.Index(fields=["accepted_at"], name="session_accepted_at"),
         ]
 
     def __str__(self) -> str:

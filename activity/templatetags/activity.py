@@ -1,6 +1,7 @@
 """Formatting for the control center: rates always with their sample size."""
 
 from django import template
+from django.utils.html import format_html, format_html_join
 
 register = template.Library()
 
@@ -21,3 +22,21 @@ def percent_of(part: int, whole: int) -> str:
 @register.filter
 def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} s"
+
+
+ROW_HTML = (
+    '<tr><td><a href="{}">{}</a></td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+    '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+    '<td class="num">{} <small>{}</small></td><td class="num">{}</td><td class="num">{}</td></tr>'
+)
+ROW_CELLS = ("href", "name", "notified", "accepted", "rejected", "ignored", "missed", "cancelled", "acceptance",
+             "avg_response", "answered", "avg_active", "early_ends")  # fmt: skip
+
+
+@register.simple_tag
+def activity_rows(rows: list[dict]) -> str:
+    """The activity table's body, built like the admin's change list (`items_for_result`):
+    one format_html per row instead of a dozen template nodes, for 500 mitras at a time."""
+    if not rows:
+        return format_html('<tr><td colspan="11" class="empty">{}</td></tr>', "No mitras match.")
+    return format_html_join("\n", ROW_HTML, ([row[c] for c in ROW_CELLS] for row in rows))

@@ -1,0 +1,54 @@
+"""Writing the daily rollups (see `activity.models`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from pairing.models import ChatRequestNotification
+
+from . import selectors
+from .filters import day_start
+from .models import MitraDailyActivity, RolledUpDay
+
+# A day is rolled up only this long after it ended (requests may wait up to an hour)...
+FINALITY_DELAY = timedelta(hours=2)
+
+
+def roll_up_final_days(now: datetime | None = None) -> list[date]:
+    """Roll up every final day not rolled up yet, oldest first. Idempotent and safe to
+    run concurrently (the day marker is unique; a second writer's transaction rolls back)."""
+    now = now or timezone.now()
+    time_zone = settings.TIME_ZONE
+    first = ChatRequestNotification.objects.order_by("notified_at").values_list("notified_at", flat=True).first()
+    if first is None:
+        return []
+    done = set(RolledUpDay.objects.filter(time_zone=time_zone).values_list("day", flat=True))
+    day, rolled = timezone.localtime(first).date(), []
+    while day_start(day + timedelta(days=1)) + FINALITY_DELAY <= now:
+        if day not in done and _roll_up(day, time_zone):
+            rolled.append(day)
+        day += timedelta(days=1)
+    return rolled
+
+
+def _roll_up(day: date, time_zone: str) -> bool:
+    rows = ChatRequestNotification.objects.filter(
+        notified_at__gte=day_start(day), notified_at__lt=day_start(day + timedelta(days=1))
+    )
+    # ...and only once every request of the day is resolved (the sweep may have been down).
+    if rows.filter(response__isnull=True).exists():
+        return False
+    try:
+        with transaction.atomic():
+            RolledUpDay.objects.create(day=day, time_zone=time_zone)
+            MitraDailyActivity.objects.bulk_create(
+                MitraDailyActivity(day=day, time_zone=time_zone, mitra_id=mitra_id, **figures)
+                for mitra_id, figures in selectors.per_mitra(rows).items()
+            )
+    except IntegrityError:
+        return False  # another run rolled it up first
+    return True

@@ -1,0 +1,198 @@
+"""Dashboard benchmark on PostgreSQL: 1,000,000 log rows over 90 days, 500 mitras.
+
+Prints the Mitra Request Activity page's server time (p50, p95) for a 30-day range,
+all mitras and one mitra, beside the bare SQL aggregate of the same rows in the same
+run, with the ratio. Target (issue 5): p95 under 150 ms for the 30-day page.
+
+It uses a database of its own (`halobestie_bench`) on the PostgreSQL server named by
+DATABASE_URL (default: postgres://postgres@127.0.0.1:5432/), generated once and kept
+for the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+BENCH_DB = "halobestie_bench"
+MITRAS = 500
+DAYS = 90
+PER_REQUEST = 8
+RUNS = 30
+TARGET_P95_MS = 150
+
+
+def _database_url() -> str:
+    given = os.environ.get("DATABASE_URL", "")
+    if not given.startswith(("postgres://", "postgresql://")):
+        given = "postgres://postgres@127.0.0.1:5432/postgres"
+    return urlunsplit(urlsplit(given)._replace(path=f"/{BENCH_DB}"))
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg
+
+    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+GENERATE = """
+INSERT INTO pairing_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
+                          date_joined, role, display_name)
+SELECT '!', false, 'bench-mitra-' || g, '', '', '', false, true, now(), 'mitra', 'Bestie ' || g
+  FROM generate_series(1, %(mitras)s) g;
+INSERT INTO pairing_mitraprofile (user_id, is_available) SELECT id, true FROM pairing_user WHERE role = 'mitra';
+INSERT INTO pairing_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
+                          date_joined, role, display_name)
+VALUES ('!', false, 'bench-customer', '', '', '', false, true, now(), 'customer', 'Bench customer');
+
+CREATE TEMP TABLE bench_mitras AS
+  SELECT id, row_number() OVER (ORDER BY id) - 1 AS idx FROM pairing_user WHERE role = 'mitra';
+
+-- One request every DAYS*86400/requests seconds, up to now.
+CREATE TEMP TABLE bench_requests AS
+  SELECT g AS rn, gen_random_uuid() AS id,
+         now() - (g * (%(days)s * 86400.0 / %(requests)s)) * interval '1 second' AS requested_at,
+         random() AS luck
+    FROM generate_series(1, %(requests)s) g;
+
+INSERT INTO chat_sessions (id, customer_id, mitra_id, status, expire_reason, duration_minutes, requested_at,
+                           expires_at, accepted_at, ends_at)
+SELECT r.id, (SELECT id FROM pairing_user WHERE username = 'bench-customer'),
+       CASE WHEN r.luck < 0.6 THEN m.id END,
+       CASE WHEN r.luck < 0.6 THEN 'closed' WHEN r.luck < 0.7 THEN 'cancelled' ELSE 'expired' END,
+       CASE WHEN r.luck >= 0.7 THEN 'timeout' END,
+       30, r.requested_at, r.requested_at + interval '60 seconds',
+       CASE WHEN r.luck < 0.6 THEN r.requested_at + (1 + r.luck * 20) * interval '1 second' END,
+       CASE WHEN r.luck < 0.6 THEN r.requested_at + interval '30 minutes' END
+  FROM bench_requests r
+  JOIN bench_mitras m ON m.idx = (r.rn * 37) %% %(mitras)s;
+
+INSERT INTO chat_request_notifications (session_id, mitra_id, notified_at, active_session_count, response,
+                                        responded_at, response_time_seconds, resolved_at)
+SELECT r.id, m.id, r.requested_at, (k + r.rn) %% 4,
+       resp.response,
+       CASE WHEN resp.response IN ('accepted', 'rejected') THEN r.requested_at + resp.secs * interval '1 second' END,
+       CASE WHEN resp.response IN ('accepted', 'rejected') THEN resp.secs END,
+       r.requested_at + interval '60 seconds'
+  FROM bench_requests r
+  CROSS JOIN generate_series(0, %(per_request)s - 1) k
+  JOIN bench_mitras m ON m.idx = ((r.rn * 37) + k * 61) %% %(mitras)s
+  CROSS JOIN LATERAL (
+    SELECT CASE
+             WHEN k = 0 AND r.luck < 0.6 THEN 'accepted'
+             WHEN r.luck >= 0.6 AND r.luck < 0.7 THEN (CASE WHEN k %% 3 = 0 THEN 'rejected' ELSE 'cancelled' END)
+             WHEN r.luck >= 0.7 THEN (CASE WHEN k %% 4 = 0 THEN 'rejected' ELSE 'ignored' END)
+             WHEN k %% 5 = 1 THEN 'rejected'
+             ELSE 'missed'
+           END AS response,
+           1 + ((r.rn * 13 + k * 7) %% 300) / 10.0 AS secs
+  ) resp;
+ANALYZE;
+"""
+
+BARE_SQL = """
+SELECT mitra_id, count(*),
+       count(*) FILTER (WHERE response = 'accepted'), count(*) FILTER (WHERE response = 'rejected'),
+       count(*) FILTER (WHERE response = 'ignored'), count(*) FILTER (WHERE response = 'missed'),
+       count(*) FILTER (WHERE response = 'cancelled'),
+       sum(response_time_seconds) FILTER (WHERE response IN ('accepted', 'rejected')),
+       sum(active_session_count)
+  FROM chat_request_notifications
+ WHERE notified_at >= %s AND notified_at < %s
+ GROUP BY mitra_id
+"""
+
+
+def _timed(fn, runs: int = RUNS) -> list[float]:
+    fn()  # warm-up
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main(rows: int) -> None:
+    url = _database_url()
+    try:
+        _ensure_database(url)
+    except Exception as exc:
+        print(f"Dashboard benchmark skipped: no PostgreSQL at {url} ({exc})")
+        return
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "halobestie.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from activity.filters import day_start
+    from pairing.accounts import create_or_update_account
+    from pairing.models import ChatRequestNotification, User
+
+    settings.ALLOWED_HOSTS = ["*"]
+    call_command("migrate", verbosity=0)
+    have = ChatRequestNotification.objects.count()
+    if have != rows:
+        print(f"Generating {rows:,} log rows over {DAYS} days for {MITRAS} mitras (once; kept in {BENCH_DB})…")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE chat_request_notifications, session_closures, push_attempts, chat_sessions CASCADE"
+            )
+            cursor.execute("DELETE FROM pairing_mitraprofile; DELETE FROM pairing_user WHERE username LIKE 'bench-%%'")
+            cursor.execute(GENERATE, {"mitras": MITRAS, "days": DAYS, "requests": rows // PER_REQUEST,
+                                      "per_request": PER_REQUEST})  # fmt: skip
+    staff, _ = create_or_update_account("bench-staff", "staff", "bench-password")
+    client = Client()
+    client.force_login(staff)
+    today = timezone.localdate()
+    date_from = today - timezone.timedelta(days=29)
+    query = f"date_from={date_from}&date_to={today}"
+    one_mitra = User.objects.filter(role="mitra").order_by("id").first()
+
+    def page(params: str):
+        response = client.get(f"/control-center/mitra-activity/?{params}")
+        assert response.status_code == 200, response.status_code
+        return response
+
+    start, end = day_start(date_from), day_start(today + timezone.timedelta(days=1))
+
+    def bare():
+        with connection.cursor() as cursor:
+            cursor.execute(BARE_SQL, [start, end])
+            return cursor.fetchall()
+
+    in_range = ChatRequestNotification.objects.filter(notified_at__gte=start, notified_at__lt=end).count()
+    all_page = _timed(lambda: page(query))
+    one_page = _timed(lambda: page(f"{query}&mitra={one_mitra.id}"))
+    detail = _timed(lambda: client.get(f"/control-center/mitra-activity/{one_mitra.id}/?{query}"))
+    sql = _timed(bare)
+    print(f"Dashboard: {ChatRequestNotification.objects.count():,} log rows, {in_range:,} in the 30-day range, "
+          f"{MITRAS} mitras; {RUNS} runs each, server time in ms")  # fmt: skip
+    print(f"{'what':<34} {'p50':>8} {'p95':>8}   ratio to bare SQL p50")
+    bare_p50 = statistics.median(sql)
+    for label, times in [
+        ("bare SQL aggregate (30 days)", sql),
+        ("page, 30 days, all mitras", all_page),
+        ("page, 30 days, one mitra", one_page),
+        ("mitra page, 30 days", detail),
+    ]:
+        print(f"{label:<34} {statistics.median(times):>8.1f} {_p(times, 95):>8.1f}   "
+              f"{statistics.median(times) / bare_p50:>5.1f}x")  # fmt: skip
+    verdict = "met" if _p(all_page, 95) < TARGET_P95_MS else "MISSED"
+    print(f"target: 30-day page p95 < {TARGET_P95_MS} ms: {verdict}")
