@@ -36,7 +36,8 @@ def daily_stacked_bars(days: list[dict]) -> dict:
                 bars.append(Bar(x, y, slot * 0.7, h, color, f"{day['day']:%d %b}: {day[name]} {name}"))
         if i % every == 0:
             labels.append({"x": LEFT + i * slot + slot / 2, "text": f"{day['day']:%d %b}"})
-    ticks = [{"y": TOP + plot_h - plot_h * f, "value": round(peak * f)} for f in (0, 0.5, 1)]
+    values = sorted({0, peak // 2, peak})  # whole numbers, each drawn at its own height
+    ticks = [{"y": TOP + plot_h - plot_h * v / peak, "value": v} for v in values]
     return {
         "width": WIDTH, "height": HEIGHT, "bars": bars, "labels": labels, "ticks": ticks,
         "baseline": TOP + plot_h, "left": LEFT, "right": WIDTH - 8, "series": SERIES,

@@ -113,9 +113,9 @@ def per_mitra(notifications: QuerySet[ChatRequestNotification]) -> dict[int, dic
         .values("mitra_id")
         .annotate(
             notified=Count("id"),
-            response_time_sum=Sum("response_time_seconds", filter=ANSWERED),
+            response_time_sum=Sum("response_time_seconds", filter=ANSWERED, default=0.0),
             answered=Count("response_time_seconds", filter=ANSWERED),
-            active_session_sum=Sum("active_session_count"),
+            active_session_sum=Sum("active_session_count", default=0),
             **counts,
         )
     )

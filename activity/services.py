@@ -42,13 +42,14 @@ def _roll_up(day: date, time_zone: str) -> bool:
     # ...and only once every request of the day is resolved (the sweep may have been down).
     if rows.filter(response__isnull=True).exists():
         return False
-    try:
-        with transaction.atomic():
-            RolledUpDay.objects.create(day=day, time_zone=time_zone)
-            MitraDailyActivity.objects.bulk_create(
-                MitraDailyActivity(day=day, time_zone=time_zone, mitra_id=mitra_id, **figures)
-                for mitra_id, figures in selectors.per_mitra(rows).items()
-            )
-    except IntegrityError:
-        return False  # another run rolled it up first
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                RolledUpDay.objects.create(day=day, time_zone=time_zone)
+        except IntegrityError:
+            return False  # another run rolled it up first
+        MitraDailyActivity.objects.bulk_create(
+            MitraDailyActivity(day=day, time_zone=time_zone, mitra_id=mitra_id, **figures)
+            for mitra_id, figures in selectors.per_mitra(rows).items()
+        )
     return True

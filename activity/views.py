@@ -132,11 +132,11 @@ def mitra_detail(request: HttpRequest, mitra_id: int) -> HttpResponse:
 @staff_required
 def force_closes(request: HttpRequest) -> HttpResponse:
     filterset = ClosureFilter(request.GET, queryset=SessionClosure.objects.all())
-    context = {"filter": filterset, "active": "closures", "page": None}
+    context = {"filter": filterset, "active": "closures", "valid": False}
     if not filterset.is_valid():
         return render(request, "control_center/force_closes.html", context, status=400)
     context["page"] = Paginator(filterset.qs, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    context["dates"] = filterset.dates()
+    context.update(valid=True, dates=filterset.dates())
     return render(request, "control_center/force_closes.html", context)
 
 

@@ -323,3 +323,51 @@ def test_force_closes_page_and_early_end_rate(seeded, staff, client):
     abusive = client.get(f"{url}&reason=customer_abusive").content.decode()
     assert "1 closures" in abusive
     assert client.get("/control-center/force-closes/?date_from=nope").status_code == 400
+
+
+def test_rollups_give_the_same_numbers_as_the_live_log(seeded, staff):
+    from activity.models import MitraDailyActivity, RolledUpDay
+    from activity.services import roll_up_final_days
+
+    queries = ["date_from=2026-11-09&date_to=2026-11-12", "date_from=2026-11-10&date_to=2026-11-10"]
+    live = [staff.get(f"{API}?{q}").json() for q in queries]
+    rolled = roll_up_final_days(now=at("2026-11-13 12:00"))
+    assert rolled == [at("2026-11-09 00:00").date() + timedelta(days=i) for i in range(4)]
+    assert MitraDailyActivity.objects.filter(day=at("2026-11-10 00:00").date()).count() == 2  # ayu, budi
+    assert [staff.get(f"{API}?{q}").json() for q in queries] == live
+    # Idempotent; a day that has not ended long enough ago is not rolled up.
+    assert roll_up_final_days(now=at("2026-11-13 12:00")) == []
+    assert not RolledUpDay.objects.filter(day=at("2026-11-13 00:00").date()).exists()
+    # Rollups belong to a time zone: under another one the log is read live, and still right.
+    with override_settings(TIME_ZONE="UTC"):
+        utc = staff.get(f"{API}?date_from=2026-11-10&date_to=2026-11-10").json()
+    ayu = next(r for r in utc["results"] if r["display_name"] == "Display ayu")
+    assert ayu["notified"] == 4
+
+
+def test_a_day_with_unanswered_rows_is_not_rolled_up(seeded):
+    from activity.models import RolledUpDay
+    from activity.services import roll_up_final_days
+
+    ChatRequestNotification.objects.filter(notified_at=at("2026-11-11 11:00")).update(response=None)
+    roll_up_final_days(now=at("2026-11-13 12:00"))
+    days = set(RolledUpDay.objects.values_list("day", flat=True))
+    assert at("2026-11-11 00:00").date() not in days and at("2026-11-10 00:00").date() in days
+
+
+def test_an_empty_force_closes_range_says_so(db, staff, client):
+    client.force_login(staff.user)
+    html = client.get("/control-center/force-closes/?date_from=2026-01-01&date_to=2026-01-02").content.decode()
+    assert "0 closures" in html and "No force-closes in this range." in html
+
+
+def test_chart_ticks_sit_at_their_values():
+    from datetime import date
+
+    from activity.charts import daily_stacked_bars
+
+    chart = daily_stacked_bars([{"day": date(2026, 11, 10), "accepted": 1, "rejected": 1, "ignored": 1, "missed": 0}])
+    baseline, top = chart["baseline"], chart["ticks"][-1]["y"]
+    for tick in chart["ticks"]:
+        assert tick["y"] == pytest.approx(baseline - (baseline - top) * tick["value"] / 3)
+    assert [t["value"] for t in chart["ticks"]] == [0, 1, 3]
