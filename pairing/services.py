@@ -1,4 +1,5 @@
-"""Every state change of pairing: create, accept, decline, cancel, expire.
+"""Every state change of pairing: create, accept, decline, cancel, expire, end, and the
+sweep's moves of sessions to closing and closed.
 
 Each runs in one transaction that locks the session row first (then its log rows),
 so all of them serialize on the request they touch. Log rows get their response by
