@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 from websockets.sync.client import connect
@@ -110,3 +111,48 @@ def test_bad_token_socket_is_closed_4401(stack):
         with pytest.raises(Exception) as closed:
             ws.recv(timeout=FRAME_TIMEOUT)
         assert ws.close_code == 4401, closed.value
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" ", 1)
+        except OSError:
+            continue
+        ppid = int(rest.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(pid))
+    return tree
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    tree, found, todo = _children(), {}, [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            try:
+                found[child] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            todo.append(child)
+    return found
+
+
+def test_ctrl_c_stops_everything_make_run_started():
+    with Stack(extra_env={"REDIS_URL": ""}) as stack:  # no REDIS_URL: the embedded Redis
+        started = _descendants(stack.process.pid)
+        commands = " | ".join(started.values())
+        for name in ("daphne", "celery -A halobestie worker", "celery -A halobestie beat", "redis-server"):
+            assert name in commands, commands
+        assert "Embedded Redis on redis://127.0.0.1:" in stack.log()
+        assert stack.login("customer1")  # the demo accounts exist and sign in
+    # Stack's exit is Ctrl-C (SIGINT) to the launcher, then a wait for it.
+    assert stack.process.returncode == 0
+    alive = [pid for pid in started if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    assert alive == [], {pid: started[pid] for pid in alive}
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
