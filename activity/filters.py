@@ -76,7 +76,7 @@ class MitraFilter(django_filters.ModelMultipleChoiceFilter):
         )
 
 
-class ActivityFilterForm(forms.Form):
+class RangeFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
         date_from, date_to = data.get("date_from"), data.get("date_to")
@@ -102,7 +102,7 @@ class RangeFilter(django_filters.FilterSet):
     class Meta:
         model = ChatRequestNotification
         fields: list[str] = []
-        form = ActivityFilterForm
+        form = RangeFilterForm
 
     @staticmethod
     def filter_nothing(queryset, name, value):
@@ -161,7 +161,7 @@ class ClosureFilter(RangeFilter):
     class Meta:
         model = SessionClosure
         fields: list[str] = []
-        form = ActivityFilterForm
+        form = RangeFilterForm
 
     @staticmethod
     def filter_flagged(queryset, name, value):

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from halobestie.admin import ReadOnlyAdmin
+
 from .models import ConfigChange, RuntimeConfig
 from .services import save_config
 
@@ -48,18 +50,9 @@ class RuntimeConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConfigChange)
-class ConfigChangeAdmin(admin.ModelAdmin):
+class ConfigChangeAdmin(ReadOnlyAdmin):
     """Who changed which key of the app config, from what to what, and when."""
 
     list_display = ["changed_at", "field", "old_value", "new_value", "changed_by", "source"]
     list_filter = ["field", "source"]
     date_hierarchy = "changed_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

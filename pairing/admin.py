@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from halobestie.admin import ReadOnlyAdmin
+
 from .models import (
     ChatRequestNotification,
     ChatSession,
@@ -10,19 +12,6 @@ from .models import (
     SessionClosure,
     User,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written by the pairing rules: staff look, never edit."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class MitraProfileInline(admin.StackedInline):
