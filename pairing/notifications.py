@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from uuid import UUID
 
 from . import events, presence
 from .models import ChatRequestNotification, ChatSession
@@ -18,16 +17,21 @@ from .presenters import request_view, session_object
 logger = logging.getLogger(__name__)
 
 
-def _stale_audiences(session_id: UUID, exclude_mitra_id: int | None) -> list[tuple[dict, list[int]]]:
-    """Each notified mitra's view of a resolved request, built once per distinct view."""
-    rows = ChatRequestNotification.objects.select_related("session", "session__customer", "session__mitra").filter(
-        session_id=session_id
-    )
-    by_key: dict[tuple, list[ChatRequestNotification]] = defaultdict(list)
-    for row in rows:
-        if row.mitra_id != exclude_mitra_id:
-            by_key[(row.response, row.notified_at)].append(row)
-    return [(request_view(group[0]), [row.mitra_id for row in group]) for group in by_key.values()]
+def _stale_audiences(session: ChatSession, exclude_mitra_id: int | None) -> list[tuple[dict, list[int]]]:
+    """Each notified mitra's view of a resolved request, built once per distinct view.
+
+    Views differ only by the row's response and notified_at, so only those are read;
+    the session (already loaded by the caller) is shared by every view.
+    """
+    rows = session.notifications.exclude(mitra_id=exclude_mitra_id).values_list("mitra_id", "response", "notified_at")
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for mitra_id, response, notified_at in rows:
+        groups[(response, notified_at)].append(mitra_id)
+    return [
+        (request_view(ChatRequestNotification(session=session, mitra_id=ids[0], response=response,
+                                              notified_at=notified_at)), ids)
+        for (response, notified_at), ids in groups.items()
+    ]  # fmt: skip
 
 
 def _customer_send(session: ChatSession, event: str) -> tuple[str, dict]:
@@ -61,7 +65,7 @@ def request_accepted(notification: ChatRequestNotification) -> None:
             (events.mitra_group(notification.mitra_id),
              events.message("chat_request.accepted", [(request_view(notification), [notification.mitra_id])])),
             (events.MITRAS_GROUP,
-             events.message("chat_request.taken", _stale_audiences(session.id, notification.mitra_id))),
+             events.message("chat_request.taken", _stale_audiences(session, notification.mitra_id))),
             _customer_send(session, "session.accepted"),
         ]
     )  # fmt: skip
@@ -88,7 +92,7 @@ def request_expired(session: ChatSession) -> None:
 def _request_closed(session: ChatSession, mitra_event: str, customer_event: str) -> None:
     from . import tasks
 
-    audiences = _stale_audiences(session.id, None)
+    audiences = _stale_audiences(session, None)
     sends = [_customer_send(session, customer_event)]
     if audiences:
         sends.append((events.MITRAS_GROUP, events.message(mitra_event, audiences)))
