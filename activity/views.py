@@ -21,6 +21,7 @@ from pairing.models import ChatRequestNotification, Role, SessionClosure, User
 
 from . import charts, selectors
 from .filters import ActivityFilter, ClosureFilter
+from .serializers import ActivityResultSerializer
 from .templatetags.activity import rate, seconds
 
 CSV_COLUMNS = [
@@ -151,7 +152,8 @@ class MitraActivityAPIView(APIView):
             OpenApiParameter("date_to", str, description="YYYY-MM-DD, inclusive"),
             OpenApiParameter("mitra", int, many=True, description="a mitra's user_id; repeatable"),
             OpenApiParameter("sort", str, description="a column, '-' for descending"),
-        ]
+        ],
+        responses={200: ActivityResultSerializer},
     )
     def get(self, request: Request) -> Response:
         filterset, table = _activity(request.query_params)

@@ -23,8 +23,17 @@ def test_openapi_schema_lists_the_contract_paths(client, db):
         "/api/mitra/chat-requests/pending/",
         "/api/shared/config/",
         "/api/devices/{token}/",
+        "/api/mitra/chat-requests/sessions/",
+        "/api/mitra/chat-requests/sessions/{session_id}/end/",
+        "/api/control-center/mitra-activity/",
     ):
         assert path in paths
+
+
+def test_schema_builds_without_warnings(db, tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
 
 
 def test_docs_page_and_its_assets_are_served_locally(client, db):

@@ -1,0 +1,28 @@
+"""The activity API's output shape, for the OpenAPI schema (contract section 10)."""
+
+from rest_framework import serializers
+
+
+class ActivityTotalsSerializer(serializers.Serializer):
+    notified = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    ignored = serializers.IntegerField()
+    missed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    acceptance_rate = serializers.FloatField(allow_null=True, help_text="accepted / (accepted + rejected + ignored)")
+    avg_response_seconds = serializers.FloatField(allow_null=True, help_text="over accepted and rejected rows")
+    avg_active_session_count = serializers.FloatField(allow_null=True)
+    accepted_sessions = serializers.IntegerField(help_text="sessions accepted in the range")
+    early_ends = serializers.IntegerField(help_text="of those, ended early by the mitra")
+    early_end_rate = serializers.FloatField(allow_null=True)
+
+
+class ActivityRowSerializer(ActivityTotalsSerializer):
+    mitra_id = serializers.IntegerField()
+    display_name = serializers.CharField()
+
+
+class ActivityResultSerializer(serializers.Serializer):
+    results = ActivityRowSerializer(many=True)
+    totals = ActivityTotalsSerializer()
