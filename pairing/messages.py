@@ -19,6 +19,8 @@ EARLY_END_REASONS: dict[str, str] = {
     "other": "Lainnya",
 }
 
+CLOSURE_TIME_UP_LABEL = "Waktu habis"
+
 ERROR_MESSAGES: dict[str, str] = {
     "invalid": "Some fields are invalid.",
     "invalid_credentials": "Wrong username or password.",

@@ -11,6 +11,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
 
+from .messages import CLOSURE_TIME_UP_LABEL, EARLY_END_REASONS
+
 
 class Role(models.TextChoices):
     CUSTOMER = "customer", "Customer"
@@ -180,11 +182,12 @@ class ClosureInitiator(models.TextChoices):
 
 
 class ClosureReason(models.TextChoices):
-    TIME_UP = "time_up"
-    CUSTOMER_ABUSIVE = "customer_abusive"
-    CUSTOMER_LEFT = "customer_left"
-    OUT_OF_SCOPE = "out_of_scope"
-    OTHER = "other"
+    # Labels from the one message table, so the admin and control center read as the app does.
+    TIME_UP = "time_up", CLOSURE_TIME_UP_LABEL
+    CUSTOMER_ABUSIVE = "customer_abusive", EARLY_END_REASONS["customer_abusive"]
+    CUSTOMER_LEFT = "customer_left", EARLY_END_REASONS["customer_left"]
+    OUT_OF_SCOPE = "out_of_scope", EARLY_END_REASONS["out_of_scope"]
+    OTHER = "other", EARLY_END_REASONS["other"]
 
 
 class SessionClosure(models.Model):

@@ -26,8 +26,27 @@ SHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parent.pa
 
 @pytest.fixture
 def boss(seeded):  # noqa: F811
-    """A staff account, made before the browser starts: Playwright's sync API runs an event
-    loop in this thread, and Django refuses database calls from one."""
+    """A staff account and two force-closes, made before the browser starts: Playwright's
+    sync API runs an event loop in this thread, and Django refuses database calls from one."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from pairing.models import ChatSession, SessionClosure, User
+
+    customer = User.objects.filter(role="customer").first()
+    now = timezone.now()
+    for minutes, (reason, note, flagged) in enumerate(
+        [("customer_abusive", "", False), ("other", "Kasar sekali", True)]
+    ):
+        session = ChatSession.objects.create(
+            customer=customer, mitra=seeded["ayu"].user, duration_minutes=30, status="closing",
+            requested_at=now, expires_at=now, accepted_at=now - timedelta(minutes=10 - minutes),
+        )  # fmt: skip
+        SessionClosure.objects.create(
+            session=session, initiated_by="mitra", initiator=seeded["ayu"].user, reason_code=reason,
+            reason_note=note, needs_review=flagged, created_at=now - timedelta(minutes=5 - minutes),
+        )  # fmt: skip
     return create_or_update_account("boss", "staff", "boss-password-1", "Boss")[0]
 
 
@@ -118,7 +137,14 @@ def test_staff_signs_in_filters_sorts_opens_a_mitra_and_downloads_csv(boss, live
     # Force-closes.
     page.click("text=Force-closes")
     page.wait_for_selector("h1:has-text('Force-closes')")
+    assert "2 closures" in page.inner_text("main")
+    flagged = page.locator("tr.flagged")
+    assert flagged.count() == 1 and "over daily cap" in flagged.inner_text() and "Kasar sekali" in flagged.inner_text()
     shot(page, "06-force-closes")
+    page.check("input[name=flagged]")
+    page.click("text=Apply")
+    page.wait_for_url("**flagged=on**")
+    assert "1 closures" in page.inner_text("main")
 
 
 def test_a_mitra_account_is_sent_to_sign_in(seeded, live_server, browser_page):  # noqa: F811
