@@ -227,7 +227,7 @@ def test_flag_toggled_in_the_admin_counts_on_the_next_call(make_customer, make_m
 
 @pytest.mark.django_db(transaction=True)
 async def test_lifecycle_active_closing_closed_with_events_to_both_sides():
-    await sync_to_async(set_config)(closing_grace_seconds=1)
+    await sync_to_async(set_config)(closing_grace_seconds=2)
     mitra, customer = await sync_to_async(make_account)("mitra"), await sync_to_async(make_account)("customer")
     mitra_ws = await mitra_socket(mitra)
     customer_ws = await ws("/ws/customer/", customer.token)
@@ -237,9 +237,9 @@ async def test_lifecycle_active_closing_closed_with_events_to_both_sides():
     await next_frame(mitra_ws, "chat_request.accepted")
     await next_frame(customer_ws, "session.accepted")
 
-    await sync_to_async(shorten)(session.id, 0.5)
+    await sync_to_async(shorten)(session.id, 1.5)
     assert await sync_to_async(services.advance_sessions)() == ([], [])  # not yet
-    await sync_to_async(time.sleep)(0.6)
+    await sync_to_async(time.sleep)(1.6)
     started, closed = await sync_to_async(services.advance_sessions)()
     assert [s.id for s in started] == [session.id] and closed == []
     for comm in (mitra_ws, customer_ws):
@@ -249,7 +249,7 @@ async def test_lifecycle_active_closing_closed_with_events_to_both_sides():
     assert (closure.initiated_by, closure.reason_code) == ("system", "time_up")
 
     assert await sync_to_async(services.advance_sessions)() == ([], [])  # grace not over
-    await sync_to_async(time.sleep)(1.05)
+    await sync_to_async(time.sleep)(2.1)
     started, closed = await sync_to_async(services.advance_sessions)()
     assert started == [] and [s.id for s in closed] == [session.id]
     for comm in (mitra_ws, customer_ws):
