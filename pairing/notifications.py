@@ -7,14 +7,12 @@ has already committed (everything an event says can be read over REST).
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
+from typing import Any
 
 from . import events, presence
 from .models import ChatRequestNotification, ChatSession
 from .presenters import request_view, session_object
-
-logger = logging.getLogger(__name__)
 
 
 def _stale_audiences(session: ChatSession, exclude_mitra_id: int | None) -> list[tuple[dict, list[int]]]:
@@ -34,10 +32,19 @@ def _stale_audiences(session: ChatSession, exclude_mitra_id: int | None) -> list
     ]  # fmt: skip
 
 
+def _to_one(group: str, user_id: int, event: str, data: Any) -> tuple[str, dict]:
+    """A send of one event to all of one user's sockets."""
+    return group, events.message(event, [(data, [user_id])])
+
+
 def _customer_send(session: ChatSession, event: str) -> tuple[str, dict]:
-    return events.customer_group(session.customer_id), events.message(
-        event, [(session_object(session), [session.customer_id])]
-    )
+    return _to_one(events.customer_group(session.customer_id), session.customer_id, event, session_object(session))
+
+
+def _mitra_send(notification: ChatRequestNotification, event: str) -> tuple[str, dict]:
+    """The responding mitra's own view, to all of its sockets (its other devices close the overlay)."""
+    mitra_id = notification.mitra_id
+    return _to_one(events.mitra_group(mitra_id), mitra_id, event, request_view(notification))
 
 
 def request_created(session: ChatSession, mitra_ids: list[int]) -> None:
@@ -62,8 +69,7 @@ def request_accepted(notification: ChatRequestNotification) -> None:
     session = notification.session
     events.publish(
         [
-            (events.mitra_group(notification.mitra_id),
-             events.message("chat_request.accepted", [(request_view(notification), [notification.mitra_id])])),
+            _mitra_send(notification, "chat_request.accepted"),
             (events.MITRAS_GROUP,
              events.message("chat_request.taken", _stale_audiences(session, notification.mitra_id))),
             _customer_send(session, "session.accepted"),
@@ -73,12 +79,7 @@ def request_accepted(notification: ChatRequestNotification) -> None:
 
 
 def request_declined(notification: ChatRequestNotification) -> None:
-    events.publish(
-        [
-            (events.mitra_group(notification.mitra_id),
-             events.message("chat_request.declined", [(request_view(notification), [notification.mitra_id])])),
-        ]
-    )  # fmt: skip
+    events.publish([_mitra_send(notification, "chat_request.declined")])
 
 
 def request_cancelled(session: ChatSession) -> None:
@@ -103,7 +104,7 @@ def _request_closed(session: ChatSession, mitra_event: str, customer_event: str)
 def session_changed(session: ChatSession, event: str) -> None:
     """session.closing / session.closed, to the session's mitra and customer."""
     data = session_object(session)
-    sends = [(events.customer_group(session.customer_id), events.message(event, [(data, [session.customer_id])]))]
+    sends = [_to_one(events.customer_group(session.customer_id), session.customer_id, event, data)]
     if session.mitra_id:
-        sends.append((events.mitra_group(session.mitra_id), events.message(event, [(data, [session.mitra_id])])))
+        sends.append(_to_one(events.mitra_group(session.mitra_id), session.mitra_id, event, data))
     events.publish(sends)
