@@ -27,12 +27,13 @@ class StrictTokenAuthentication(TokenAuthentication):
 
 def user_for_token(key: str | None) -> User | None:
     """The active user a token key belongs to (WebSocket handshakes use this)."""
-    if not key or not TOKEN_PATTERN.match(key):
+    if not key:
         return None
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+    try:
+        user, _ = StrictTokenAuthentication().authenticate_credentials(key)
+    except exceptions.AuthenticationFailed:
         return None
-    return token.user
+    return user
 
 
 class HasRole(permissions.BasePermission):
