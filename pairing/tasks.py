@@ -7,8 +7,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import push, services
-from .models import ChatSession, Device, PushAttempt, PushKind, PushStatus, SessionStatus
-from .presenters import effective_status
+from .models import ChatRequestNotification, ChatSession, Device, PushAttempt, PushKind, PushStatus, SessionStatus
+from .presenters import effective_status, request_status
 
 
 @shared_task(name="pairing.tasks.sweep", ignore_result=True)
@@ -67,7 +67,9 @@ def send_push(device_id: int, session_id: str, kind: str, attempt: int) -> str:
             return PushStatus.NOT_SENT
         message = push.new_request_message(session, now)
     else:
-        message = push.withdrawn_message(session, "taken" if status not in ("cancelled", "expired") else status)
+        # The recipient's own view of the request (never the acceptor: it is not sent one).
+        as_seen = request_status(ChatRequestNotification(session=session, mitra_id=device.user_id), now)
+        message = push.withdrawn_message(session, as_seen)
     outcome = push.send(device, session, kind, message, attempt)
     if outcome.retryable and attempt < settings.FCM_MAX_ATTEMPTS:
         countdown = settings.FCM_RETRY_BASE_SECONDS * 2 ** (attempt - 1)
