@@ -4,7 +4,7 @@ CSV and the JSON API, so all three read the same rows."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import django_filters
 from django import forms
@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from halobestie.days import day_start
 from pairing.messages import EARLY_END_REASONS
 from pairing.models import ChatRequestNotification, ClosureInitiator, Role, SessionClosure, User
 
@@ -31,11 +32,6 @@ SORT_COLUMNS = [
     "early_end_rate",
 ]
 SORT_CHOICES = [(c, c) for c in SORT_COLUMNS] + [(f"-{c}", f"-{c}") for c in SORT_COLUMNS]
-
-
-def day_start(day: date) -> datetime:
-    """Midnight at the start of a calendar day in the control center's time zone."""
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class MitraChoiceField(forms.ModelMultipleChoiceField):

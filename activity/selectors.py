@@ -14,9 +14,10 @@ from statistics import median
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet, Sum, Value
+from django.db.models.functions import Least, TruncDate
 
+from halobestie.days import day_start
 from pairing.models import (
     ACCEPTED_SESSION_STATUSES,
     ChatRequestNotification,
@@ -28,11 +29,11 @@ from pairing.models import (
     User,
 )
 
-from .filters import day_start
 from .models import MitraDailyActivity, RolledUpDay
 
 R = NotificationResponse
 COUNTED = [R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED, R.CANCELLED]
+CHARTED = [R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED]  # the mitra page's daily chart
 ANSWERED = Q(response__in=[R.ACCEPTED, R.REJECTED])
 FIGURES = ("notified", "accepted", "rejected", "ignored", "missed", "cancelled", "response_time_sum", "answered",
            "active_session_sum")  # fmt: skip
@@ -105,9 +106,13 @@ class ActivityTable:
     totals: ActivityRow = field(default_factory=lambda: ActivityRow(None, "Total"))
 
 
+def _response_counts(responses=COUNTED) -> dict[str, Count]:
+    """How many rows have each response, as aggregate expressions named by the response."""
+    return {r.value: Count("id", filter=Q(response=r)) for r in responses}
+
+
 def per_mitra(notifications: QuerySet[ChatRequestNotification]) -> dict[int, dict]:
     """Each mitra's additive figures over some log rows (what a rollup row stores)."""
-    counts = {r.value: Count("id", filter=Q(response=r)) for r in COUNTED}
     rows = (
         notifications.order_by()
         .values("mitra_id")
@@ -116,7 +121,7 @@ def per_mitra(notifications: QuerySet[ChatRequestNotification]) -> dict[int, dic
             response_time_sum=Sum("response_time_seconds", filter=ANSWERED, default=0.0),
             answered=Count("response_time_seconds", filter=ANSWERED),
             active_session_sum=Sum("active_session_count", default=0),
-            **counts,
+            **_response_counts(),
         )
     )
     return {row.pop("mitra_id"): row for row in rows}
@@ -274,34 +279,23 @@ def daily_counts(notifications: QuerySet[ChatRequestNotification], days: list[da
         notifications.order_by()
         .annotate(day=TruncDate("notified_at"))
         .values("day")
-        .annotate(**{r.value: Count("id", filter=Q(response=r)) for r in (R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED)})
+        .annotate(**_response_counts(CHARTED))
     )
     by_day = {row["day"]: row for row in rows}
-    empty = {"accepted": 0, "rejected": 0, "ignored": 0, "missed": 0}
+    empty = dict.fromkeys((r.value for r in CHARTED), 0)
     return [{"day": day, **{k: by_day.get(day, empty)[k] for k in empty}} for day in days]
 
 
 def acceptance_by_load(notifications: QuerySet[ChatRequestNotification]) -> list[ActivityRow]:
-    """Acceptance by active sessions at notification: 0, 1, 2 and 3 or more."""
-    buckets = []
-    for label, condition in (
-        ("0", Q(active_session_count=0)),
-        ("1", Q(active_session_count=1)),
-        ("2", Q(active_session_count=2)),
-        ("3+", Q(active_session_count__gte=3)),
-    ):
-        row = ActivityRow(None, label)
-        for name, value in _per_mitra_totals(notifications.filter(condition)).items():
-            setattr(row, name, value or 0)
-        buckets.append(row)
-    return buckets
-
-
-def _per_mitra_totals(notifications: QuerySet[ChatRequestNotification]) -> dict:
-    return notifications.order_by().aggregate(
-        notified=Count("id"),
-        **{r.value: Count("id", filter=Q(response=r)) for r in COUNTED},
+    """Acceptance by active sessions at notification: 0, 1, 2 and 3 or more (one query)."""
+    grouped = (
+        notifications.order_by()
+        .annotate(load=Least("active_session_count", Value(3)))
+        .values("load")
+        .annotate(notified=Count("id"), **_response_counts())
     )
+    by_load = {row.pop("load"): row for row in grouped}
+    return [ActivityRow(None, label, **by_load.get(load, {})) for load, label in enumerate(("0", "1", "2", "3+"))]
 
 
 def days_between(date_from: date, date_to: date) -> list[date]:

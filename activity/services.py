@@ -8,10 +8,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from halobestie.days import day_start
 from pairing.models import ChatRequestNotification
 
 from . import selectors
-from .filters import day_start
 from .models import MitraDailyActivity, RolledUpDay
 
 # A day is rolled up only this long after it ended (requests may wait up to an hour)...

@@ -141,7 +141,7 @@ def main(rows: int) -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from activity.filters import day_start
+    from halobestie.days import day_start
     from pairing.accounts import create_or_update_account
     from pairing.models import ChatRequestNotification, User
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from django.db.models import QuerySet
 from django.utils import timezone
+
+from halobestie.days import day_start
 
 from .exceptions import NotFound
 from .models import (
@@ -82,7 +84,7 @@ def mitra_profile(mitra: User) -> MitraProfile:
 
 def early_ends_on_day(mitra: User, day: date) -> int:
     """The mitra's own early ends on a calendar day of the control center's time zone."""
-    start = timezone.make_aware(datetime.combine(day, time.min))
+    start = day_start(day)
     return SessionClosure.objects.filter(
         initiator=mitra,
         initiated_by=ClosureInitiator.MITRA,
