@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench lint venv
+.PHONY: run test test-fast bench lint venv
 
 venv: $(VENV)/.installed
 
@@ -14,13 +14,17 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 run: venv
-	$(PY) -m halobestie.launcher run
+	$(PY) -m devtools.launcher run
 
 test: venv
-	$(PY) -m halobestie.launcher test $(ARGS)
+	$(PY) -m devtools.launcher test $(ARGS)
+
+# The inner loop: everything but the end-to-end stack and the browser.
+test-fast: venv
+	$(PY) -m devtools.launcher test -m "not e2e and not browser" $(ARGS)
 
 bench: venv
-	$(PY) -m halobestie.launcher bench $(ARGS)
+	$(PY) -m devtools.launcher bench $(ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

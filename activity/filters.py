@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from halobestie.days import day_start
-from pairing.messages import EARLY_END_REASONS
+from common.days import day_start
+from common.messages import EARLY_END_REASONS
 from pairing.models import ChatRequestNotification, ClosureInitiator, Role, SessionClosure, User
 
 DEFAULT_RANGE_DAYS = 30

@@ -17,17 +17,9 @@ from django.db import connection
 from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet, Sum, Value
 from django.db.models.functions import Least, TruncDate
 
-from halobestie.days import day_start
-from pairing.models import (
-    ACCEPTED_SESSION_STATUSES,
-    ChatRequestNotification,
-    ChatSession,
-    ClosureInitiator,
-    NotificationResponse,
-    Role,
-    SessionStatus,
-    User,
-)
+from common.days import day_start
+from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, NotificationResponse, SessionStatus
+from pairing.models import ChatRequestNotification, ChatSession, ClosureInitiator, Role, User
 
 from .models import MitraDailyActivity, RolledUpDay
 

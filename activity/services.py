@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from halobestie.days import day_start
+from common.days import day_start
 from pairing.models import ChatRequestNotification
 
 from . import selectors

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pairing.auth import IsStaff
+from pairing.accounts.auth import IsStaff
 from pairing.models import ChatRequestNotification, Role, SessionClosure, User
 
 from . import charts, selectors

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from halobestie.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin
 
 from .models import ConfigChange, RuntimeConfig
 from .services import save_config

@@ -141,8 +141,8 @@ def main(rows: int) -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from halobestie.days import day_start
-    from pairing.accounts import create_or_update_account
+    from common.days import day_start
+    from pairing.accounts.services import create_or_update_account
     from pairing.models import ChatRequestNotification, User
 
     settings.ALLOWED_HOSTS = ["*"]
@@ -157,7 +157,7 @@ def main(rows: int) -> None:
             cursor.execute("DELETE FROM pairing_mitraprofile; DELETE FROM pairing_user WHERE username LIKE 'bench-%%'")
             cursor.execute(GENERATE, {"mitras": MITRAS, "days": DAYS, "requests": rows // PER_REQUEST,
                                       "per_request": PER_REQUEST})  # fmt: skip
-    staff, _ = create_or_update_account("bench-staff", "staff", "bench-password")
+    staff, _ = create_or_update_account(username="bench-staff", role="staff", password="bench-password")
     client = Client()
     client.force_login(staff)
     today = timezone.localdate()

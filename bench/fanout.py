@@ -19,8 +19,8 @@ import time
 import httpx
 from websockets.asyncio.client import connect
 
-from halobestie.launcher import BASE_DIR, _free_port
-from halobestie.stack import Stack
+from devtools.launcher import BASE_DIR, free_port
+from devtools.stack import Stack
 
 TARGET_P99_MS = {200: 50, 1000: 150}
 
@@ -129,7 +129,7 @@ async def measure_stack(stack: Stack, n: int, requests: int) -> tuple[list[float
 
 
 async def measure_floor(n: int, requests: int, payload: str) -> list[float]:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.floor_server", str(port)], cwd=BASE_DIR, stdout=subprocess.PIPE, text=True
     )

@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from pairing.routing import websocket_urlpatterns  # noqa: E402
+from pairing.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 # Token auth is done by the consumers (query string or Authorization header); mobile
 # apps send no Origin header, so there is no origin check here.

@@ -1,10 +1,12 @@
+"""The project's URLs: each app routes its own."""
+
 from django.contrib import admin
 from django.urls import include, path
+from django.views.defaults import page_not_found, server_error
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from activity.views import MitraActivityAPIView
-
-from . import errors
+from common import errors
+from common.health import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,7 +16,9 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[], authentication_classes=[]),
         name="api-docs",
     ),
-    path("api/control-center/mitra-activity/", MitraActivityAPIView.as_view(), name="api-mitra-activity"),
+    path("api/health/", health, name="health"),
+    path("api/control-center/", include("activity.api_urls")),
+    path("api/", include("appconfig.urls")),
     path("api/", include("pairing.urls")),
     path("control-center/", include("activity.urls")),
 ]
@@ -23,14 +27,10 @@ urlpatterns = [
 def handler404(request, exception=None):
     if request.path.startswith("/api/"):
         return errors.json_not_found(request, exception)
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)
 
 
 def handler500(request):
     if request.path.startswith("/api/"):
         return errors.json_server_error(request)
-    from django.views.defaults import server_error
-
     return server_error(request)

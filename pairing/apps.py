@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class PairingConfig(AppConfig):
     name = "pairing"
     verbose_name = "Pairing"
+
+    def ready(self) -> None:
+        # Delivery subscribes to the events state changes announce: sockets first, then pushes.
+        from .events.bus import subscribe
+        from .push.subscriber import on_event as push_on_event
+        from .realtime.delivery import publish
+
+        subscribe(publish)
+        subscribe(push_on_event)

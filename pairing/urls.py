@@ -1,45 +1,30 @@
+"""The pairing API under `/api/`: each domain's endpoints."""
+
 from django.urls import path
 
-from . import views
+from .accounts import views as accounts
+from .requests import views as requests
+from .sessions import views as sessions
 
 urlpatterns = [
-    path("auth/token/", views.LoginView.as_view(), name="login"),
-    path("mitra/me/", views.MitraMeView.as_view(), name="mitra-me"),
-    path("customer/chat-requests/", views.CustomerChatRequestsView.as_view(), name="customer-chat-requests"),
-    path(
-        "customer/chat-requests/<uuid:session_id>/",
-        views.CustomerChatRequestDetailView.as_view(),
-        name="customer-chat-request",
-    ),
-    path(
-        "customer/chat-requests/<uuid:session_id>/cancel/",
-        views.CustomerCancelView.as_view(),
-        name="customer-chat-request-cancel",
-    ),
-    path("mitra/chat-requests/pending/", views.MitraPendingView.as_view(), name="mitra-pending"),
-    path("mitra/chat-requests/history/", views.MitraHistoryView.as_view(), name="mitra-history"),
-    path("mitra/chat-requests/sessions/", views.MitraSessionsView.as_view(), name="mitra-sessions"),
-    path(
-        "mitra/chat-requests/sessions/<uuid:session_id>/end/",
-        views.MitraEndSessionView.as_view(),
-        name="mitra-session-end",
-    ),
-    path(
-        "mitra/chat-requests/<uuid:session_id>/status/",
-        views.MitraRequestStatusView.as_view(),
-        name="mitra-request-status",
-    ),
-    path(
-        "mitra/chat-requests/<uuid:session_id>/accept/",
-        views.MitraAcceptView.as_view(),
-        name="mitra-request-accept",
-    ),
-    path(
-        "mitra/chat-requests/<uuid:session_id>/decline/",
-        views.MitraDeclineView.as_view(),
-        name="mitra-request-decline",
-    ),
-    path("shared/config/", views.SharedConfigView.as_view(), name="shared-config"),
-    path("devices/", views.DevicesView.as_view(), name="devices"),
-    path("devices/<str:token>/", views.DeviceDetailView.as_view(), name="device"),
-]
+    path("auth/token/", accounts.LoginView.as_view(), name="login"),
+    path("devices/", accounts.DevicesView.as_view(), name="devices"),
+    path("devices/<str:token>/", accounts.DeviceDetailView.as_view(), name="device"),
+    path("mitra/me/", sessions.MitraMeView.as_view(), name="mitra-me"),
+    path("customer/chat-requests/", requests.CustomerChatRequestsView.as_view(), name="customer-chat-requests"),
+    path("customer/chat-requests/<uuid:session_id>/", requests.CustomerChatRequestDetailView.as_view(),
+         name="customer-chat-request"),
+    path("customer/chat-requests/<uuid:session_id>/cancel/", requests.CustomerCancelView.as_view(),
+         name="customer-chat-request-cancel"),
+    path("mitra/chat-requests/pending/", requests.MitraPendingView.as_view(), name="mitra-pending"),
+    path("mitra/chat-requests/history/", requests.MitraHistoryView.as_view(), name="mitra-history"),
+    path("mitra/chat-requests/<uuid:session_id>/status/", requests.MitraRequestStatusView.as_view(),
+         name="mitra-request-status"),
+    path("mitra/chat-requests/<uuid:session_id>/accept/", requests.MitraAcceptView.as_view(),
+         name="mitra-request-accept"),
+    path("mitra/chat-requests/<uuid:session_id>/decline/", requests.MitraDeclineView.as_view(),
+         name="mitra-request-decline"),
+    path("mitra/chat-requests/sessions/", sessions.MitraSessionsView.as_view(), name="mitra-sessions"),
+    path("mitra/chat-requests/sessions/<uuid:session_id>/end/", sessions.MitraEndSessionView.as_view(),
+         name="mitra-session-end"),
+]  # fmt: skip

@@ -1,53 +1,14 @@
-"""Shared fixtures: accounts with tokens, API clients, and the clock helpers."""
+"""Shared fixtures; the helpers behind them are in `tests.support`."""
 
 from __future__ import annotations
 
-import itertools
-from datetime import timedelta
-
 import pytest
-from django.conf import settings
 from django.core.cache import cache
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from appconfig.models import RuntimeConfig
-from pairing.accounts import create_or_update_account
-from pairing.models import ChatSession, Role
-
-_names = itertools.count(1)
-
-
-class Account:
-    """A signed-in user of one role with its own API client."""
-
-    def __init__(self, user):
-        self.user = user
-        self.token = user.auth_token.key
-        self.client = APIClient()
-        self.client.credentials(HTTP_AUTHORIZATION=f"Token {self.token}")
-
-    @property
-    def id(self) -> int:
-        return self.user.id
-
-    def get(self, path: str, **kwargs):
-        return self.client.get(path, **kwargs)
-
-    def post(self, path: str, data=None, **kwargs):
-        return self.client.post(path, data, format="json", **kwargs)
-
-    def patch(self, path: str, data=None, **kwargs):
-        return self.client.patch(path, data, format="json", **kwargs)
-
-    def delete(self, path: str, **kwargs):
-        return self.client.delete(path, **kwargs)
-
-
-def make_account(role: str, name: str | None = None) -> Account:
-    username = name or f"{role}{next(_names)}"
-    user, _ = create_or_update_account(username, role, "secret-pass-123", f"Display {username}")
-    return Account(user)
+from pairing.accounts.models import Role
+from tests.support import Account, make_account, seed_activity_log
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -107,24 +68,6 @@ def config(db) -> RuntimeConfig:
     return RuntimeConfig.load()
 
 
-def set_config(**values) -> None:
-    config = RuntimeConfig.load()
-    for key, value in values.items():
-        setattr(config, key, value)
-    config.save()
-
-
-def make_overdue(session_id) -> None:
-    """Move a pending request's deadline into the past, as if its 60 seconds had run out."""
-    ChatSession.objects.filter(id=session_id).update(expires_at=timezone.now() - timedelta(seconds=1))
-
-
-def create_request(customer: Account, minutes: int = 30) -> str:
-    response = customer.post("/api/customer/chat-requests/", {"duration_minutes": minutes})
-    assert response.status_code == 201, response.content
-    return response.json()["session_id"]
-
-
-requires_postgres = pytest.mark.skipif(
-    "postgresql" not in settings.DATABASES["default"]["ENGINE"], reason="row locks need PostgreSQL (CI runs it)"
-)
+@pytest.fixture
+def seeded(db):
+    return seed_activity_log()

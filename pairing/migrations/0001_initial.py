@@ -4,7 +4,6 @@ import django.contrib.auth.models
 import django.contrib.auth.validators
 import django.db.models.deletion
 import django.utils.timezone
-import pairing.models
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -65,7 +64,7 @@ class Migration(migrations.Migration):
             },
             bases=('pairing.user',),
             managers=[
-                ('objects', pairing.models.RoleManager('customer')),
+                ('objects', django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
@@ -79,7 +78,7 @@ class Migration(migrations.Migration):
             },
             bases=('pairing.user',),
             managers=[
-                ('objects', pairing.models.RoleManager('mitra')),
+                ('objects', django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(

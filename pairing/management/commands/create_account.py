@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pairing.accounts import create_or_update_account
-from pairing.models import Role
+from pairing.accounts.models import Role
+from pairing.accounts.services import create_or_update_account
 
 
 class Command(BaseCommand):
@@ -17,7 +17,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, username: str, role: str, password: str, display_name: str, **options):
         try:
-            user, created = create_or_update_account(username, role, password, display_name)
+            user, created = create_or_update_account(
+                username=username, role=role, password=password, display_name=display_name
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         verb = "Created" if created else "Updated"

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from pairing.accounts import create_or_update_account
-from pairing.models import Role
+from pairing.accounts.models import Role
+from pairing.accounts.services import create_or_update_account
 
 DEMO_PASSWORD = "halobestie-demo"
 DEMO_ACCOUNTS = [
@@ -22,7 +22,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
         for username, role, display_name in DEMO_ACCOUNTS:
-            user, _ = create_or_update_account(username, role, DEMO_PASSWORD, display_name)
+            user, _ = create_or_update_account(
+                username=username, role=role, password=DEMO_PASSWORD, display_name=display_name
+            )
             self.stdout.write(f"  {role:<9} {username:<10} token {user.auth_token.key}")
         self.stdout.write(
             "Staff: sign in at /control-center/ and /admin/. Apps: POST /api/auth/token/ "

@@ -1,0 +1,1 @@
+"""Development tools: the launcher behind `make run/test/bench` and the test stack."""

@@ -1,0 +1,1 @@
+"""Accounts: users and their roles, sign-in, mitra availability, FCM devices."""

@@ -1,0 +1,126 @@
+"""Writes of accounts: creating them, signing in, mitra availability, FCM devices."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import Group, Permission
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from rest_framework import exceptions
+from rest_framework.authtoken.models import Token
+
+from common.errors import NotFound
+
+from ..locking import locked
+from .models import Device, MitraProfile, Role, User
+
+STAFF_GROUP = "Control center staff"
+STAFF_APPS = ("appconfig", "pairing", "activity")
+
+
+@transaction.atomic
+def create_or_update_account(*, username: str, role: str, password: str, display_name: str = "") -> tuple[User, bool]:
+    username = username.strip()
+    if not username:
+        raise ValueError("username must not be empty")
+    if role not in Role.values:
+        raise ValueError(f"role must be one of {', '.join(Role.values)}")
+    if not password:
+        raise ValueError("password must not be empty")
+    user, created = User.objects.get_or_create(username=username)
+    user.role = role
+    if display_name or created:
+        user.display_name = display_name or username
+    user.is_staff = role == Role.STAFF
+    user.is_active = True
+    user.set_password(password)
+    user.save()
+    if role == Role.MITRA:
+        MitraProfile.objects.get_or_create(user=user)
+    if role == Role.STAFF:
+        user.groups.add(staff_group())
+    else:
+        user.groups.remove(*Group.objects.filter(name=STAFF_GROUP))
+    Token.objects.get_or_create(user=user)
+    return user, created
+
+
+def staff_group() -> Group:
+    """Staff may run the business in the admin: every permission of this project's apps."""
+    group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
+    group.permissions.set(Permission.objects.filter(content_type__app_label__in=STAFF_APPS))
+    return group
+
+
+# --- sign-in -------------------------------------------------------------------
+
+
+class LoginThrottled(exceptions.Throttled):
+    pass
+
+
+def _failure_keys(username: str, address: str) -> list[str]:
+    return [f"login-fail:user:{username.lower()}", f"login-fail:addr:{address}"]
+
+
+def _check_login_allowed(username: str, address: str) -> None:
+    """429 once a username or an address has failed too often in the window."""
+    counts = cache.get_many(_failure_keys(username, address))
+    if any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values()):
+        raise LoginThrottled(wait=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+
+
+def _record_login_failure(username: str, address: str) -> None:
+    for key in _failure_keys(username, address):
+        cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        cache.incr(key)
+
+
+def login(*, username: str, password: str, address: str) -> tuple[User, Token] | None:
+    """The user and its token for good credentials; None (and a recorded failure) otherwise."""
+    _check_login_allowed(username, address)
+    user = authenticate(username=username, password=password)
+    if user is None:
+        _record_login_failure(username, address)
+        return None
+    token, _ = Token.objects.get_or_create(user=user)
+    return user, token
+
+
+# --- mitra availability and devices ------------------------------------------------
+
+
+def set_mitra_availability(*, mitra: User, is_available: bool) -> MitraProfile:
+    profile, _ = MitraProfile.objects.get_or_create(user=mitra)
+    if profile.is_available != is_available:
+        profile.is_available = is_available
+        profile.save(update_fields=["is_available"])
+    return profile
+
+
+def register_device(*, user: User, token: str, platform: str) -> tuple[Device, bool]:
+    """Register an FCM token to `user`; returns (device, newly this user's)."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                device = locked(Device.objects.filter(token=token)).first()
+                if device is None:
+                    return Device.objects.create(user=user, token=token, platform=platform), True
+                is_new_for_user = device.user_id != user.id
+                device.user = user
+                device.platform = platform
+                device.is_active = True
+                device.deactivated_reason = ""
+                device.save()
+                return device, is_new_for_user
+        except IntegrityError:
+            if attempt:  # pragma: no cover - a second concurrent insert of the same token
+                raise
+    raise AssertionError("unreachable")
+
+
+def unregister_device(*, user: User, token: str) -> None:
+    deleted, _ = Device.objects.filter(user=user, token=token).delete()
+    if not deleted:
+        raise NotFound()

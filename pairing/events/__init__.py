@@ -1,0 +1,1 @@
+"""What happened and to whom: state changes announce events here, delivery subscribes."""

@@ -1,0 +1,111 @@
+"""The FCM client (pyfcm) and the two messages a mitra's device gets.
+
+pyfcm's own retries (urllib3 retries, sleeping on Retry-After) are switched off:
+a retry is a new recorded attempt, scheduled by the task with backoff.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from pyfcm import FCMNotification
+from requests.adapters import HTTPAdapter
+
+from common.messages import PUSH_NEW_REQUEST_BODY, PUSH_NEW_REQUEST_TITLE
+
+from ..requests.models import ChatSession
+
+WITHDRAWN_TTL_SECONDS = 3600
+
+
+class _FCM(FCMNotification):
+    """pyfcm with one HTTP call per send and a configurable endpoint."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            service_account_file=settings.FCM_SERVICE_ACCOUNT_FILE,
+            project_id=settings.FCM_PROJECT_ID,
+            adapter=HTTPAdapter(max_retries=0),
+        )
+        self.FCM_END_POINT_BASE = settings.FCM_ENDPOINT_BASE.rstrip("/")
+
+    def send_request(self, payload=None, timeout=None):
+        response = self.requests_session.post(self.fcm_end_point, data=payload, timeout=timeout)
+        if self._is_access_token_expired(response):
+            self.thread_local.token_expiry = 0
+            response = self.requests_session.post(self.fcm_end_point, data=payload, timeout=timeout)
+        return response
+
+
+_client: _FCM | None = None
+_client_config: tuple[str, str, str] | None = None
+
+
+def fcm_client() -> _FCM | None:
+    """The process's FCM client, or None without credentials."""
+    global _client, _client_config
+    config = (settings.FCM_SERVICE_ACCOUNT_FILE, settings.FCM_PROJECT_ID, settings.FCM_ENDPOINT_BASE)
+    if not (config[0] and config[1]):
+        return None
+    if _client is None or _client_config != config:
+        _client, _client_config = _FCM(), config
+    return _client
+
+
+@dataclass
+class Message:
+    data: dict[str, str]
+    ttl_seconds: int
+    collapse_key: str
+    title: str | None = None
+    body: str | None = None
+
+    def pyfcm_kwargs(self, expires: datetime) -> dict:
+        alert = self.title is not None
+        kwargs = {
+            "data_payload": self.data,
+            "android_config": {
+                "priority": "high" if alert else "normal",
+                "ttl": f"{self.ttl_seconds}s",
+                "collapse_key": self.collapse_key,
+            },
+            "apns_config": {
+                "headers": {
+                    "apns-priority": "10" if alert else "5",
+                    "apns-push-type": "alert" if alert else "background",
+                    "apns-collapse-id": self.collapse_key,
+                    "apns-expiration": str(int(expires.timestamp())),
+                },
+                "payload": {"aps": {} if alert else {"content-available": 1}},
+            },
+            "webpush_config": {
+                "headers": {"TTL": str(self.ttl_seconds), "Urgency": "high" if alert else "normal",
+                            "Topic": self.collapse_key.replace("-", "")[:32]},
+            },
+        }  # fmt: skip
+        if alert:
+            kwargs["notification_title"] = self.title
+            kwargs["notification_body"] = self.body
+        return kwargs
+
+
+def new_request_message(session: ChatSession, now: datetime) -> Message:
+    return Message(
+        data={"type": "chat_request", "session_id": str(session.id), "expires_at": session.expires_at.isoformat()},
+        ttl_seconds=max(1, math.ceil((session.expires_at - now).total_seconds())),
+        collapse_key=str(session.id),
+        title=PUSH_NEW_REQUEST_TITLE,
+        body=PUSH_NEW_REQUEST_BODY.format(minutes=session.duration_minutes),
+    )
+
+
+def withdrawn_message(session: ChatSession, status: str) -> Message:
+    """Data only: tells the app to withdraw the request's notification."""
+    return Message(
+        data={"type": "chat_request_withdrawn", "session_id": str(session.id), "status": status},
+        ttl_seconds=WITHDRAWN_TTL_SECONDS,
+        collapse_key=str(session.id),
+    )

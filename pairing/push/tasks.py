@@ -1,0 +1,68 @@
+"""Celery tasks of push: one task a device, retried with backoff inside the offer's lifetime."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from ..accounts.models import Device
+from ..lifecycle import SessionStatus, effective_status, request_status
+from ..requests.models import ChatSession
+from . import fcm, services
+from .models import PushAttempt, PushKind, PushStatus
+
+
+@shared_task(name="pairing.tasks.push_new_request", ignore_result=True)
+def push_new_request(session_id: str, mitra_ids: list[int]) -> int:
+    """Queue one push per active device of the given (offline) mitras."""
+    device_ids = list(
+        Device.objects.filter(user_id__in=mitra_ids, is_active=True).order_by("id").values_list("id", flat=True)
+    )
+    for device_id in device_ids:
+        send_push.delay(device_id, session_id, PushKind.NEW_REQUEST, 1)
+    return len(device_ids)
+
+
+@shared_task(name="pairing.tasks.push_request_withdrawn", ignore_result=True)
+def push_request_withdrawn(session_id: str) -> int:
+    """Tell every device that was pushed the request that it is no longer open."""
+    session = ChatSession.objects.filter(id=session_id).first()
+    if session is None:
+        return 0
+    pushed = (
+        PushAttempt.objects.filter(session=session, kind=PushKind.NEW_REQUEST, status=PushStatus.SENT)
+        .exclude(user_id=session.mitra_id)
+        .values_list("device_id", flat=True)
+        .distinct()
+    )
+    device_ids = [d for d in pushed if d is not None]
+    for device_id in device_ids:
+        send_push.delay(device_id, session_id, PushKind.WITHDRAWN, 1)
+    return len(device_ids)
+
+
+@shared_task(name="pairing.tasks.send_push", ignore_result=True)
+def send_push(device_id: int, session_id: str, kind: str, attempt: int) -> str:
+    """Send one message to one device; on an FCM server error, try again with backoff."""
+    device = Device.objects.filter(id=device_id, is_active=True).first()
+    session = ChatSession.objects.filter(id=session_id).first()
+    if device is None or session is None:
+        return "gone"
+    now = timezone.now()
+    status, _ = effective_status(session, now)
+    if kind == PushKind.NEW_REQUEST:
+        if status != SessionStatus.PENDING:
+            # Resolved before the push went out: nothing to offer any more.
+            services.record(device, session, kind, attempt, PushStatus.NOT_SENT, f"request already {status}")
+            return PushStatus.NOT_SENT
+        message = fcm.new_request_message(session, now)
+    else:
+        # The recipient's own view of the request (never the acceptor: it is not sent one).
+        message = fcm.withdrawn_message(session, request_status(session, device.user_id, now))
+    outcome = services.send(device, session, kind, message, attempt)
+    if outcome.retryable and attempt < settings.FCM_MAX_ATTEMPTS:
+        countdown = settings.FCM_RETRY_BASE_SECONDS * 2 ** (attempt - 1)
+        if kind != PushKind.NEW_REQUEST or (session.expires_at - timezone.now()).total_seconds() > countdown:
+            send_push.apply_async((device_id, session_id, kind, attempt + 1), countdown=countdown)
+    return outcome.attempt.status

@@ -1,0 +1,132 @@
+"""Delivery of events to sockets through the channels-redis pub/sub layer.
+
+A fan-out is one PUBLISH, whatever the number of mitras: every socket is in the
+`everyone` group, and the message carries each distinct view once (already JSON) with
+the sorted ids of the users it is for, packed as 32-bit integers. Each daphne process
+receives the message once; each socket checks its own id by binary search and sends
+the frame without building the view again. An event for a few users goes to their own
+groups instead, so other processes are not woken for it.
+
+Publishing from sync code (request threads, Celery) goes through one event loop per
+process, kept on a daemon thread, so a process holds one Redis connection for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import uuid
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from ..events.bus import Event
+
+EVERYONE_GROUP = "everyone"
+MESSAGE_TYPE = "pairing.event"  # handled by the consumers' `pairing_event` method
+PUBLISH_TIMEOUT_SECONDS = 5
+# Events for at most this many users go to the users' own groups.
+DIRECT_RECIPIENTS = 4
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def pack_ids(ids: Iterable[int]) -> bytes:
+    return array("I", sorted(set(ids))).tobytes()
+
+
+def packed_contains(packed: bytes, user_id: int) -> bool:
+    ids = array("I")
+    ids.frombytes(packed)
+    index = bisect_left(ids, user_id)
+    return index < len(ids) and ids[index] == user_id
+
+
+def message(event: Event) -> dict[str, Any]:
+    """The layer message of an event: its frame head, computed once, and each audience's data."""
+    return {
+        "type": MESSAGE_TYPE,
+        "head": _head(event.type),
+        "audiences": [[audience.data_json, pack_ids(audience.user_ids)] for audience in event.audiences],
+    }
+
+
+def socket_id() -> str:
+    """A random id per socket; with the message's id it makes each frame's event_id unique."""
+    return uuid.uuid4().hex[:16]
+
+
+def frame_for(msg: dict[str, Any], user_id: int, socket: str) -> str | None:
+    """The text frame this user's socket gets from a layer message, or None if not theirs."""
+    for data_json, packed in msg["audiences"]:
+        if packed_contains(packed, user_id):
+            head_start, head_end = msg["head"]
+            return f"{head_start}.{socket}{head_end}{data_json}}}"
+    return None
+
+
+def _head(event_type: str) -> tuple[str, str]:
+    """The text of a frame before and after the socket's part of event_id."""
+    sent_at = timezone.localtime().isoformat()
+    return (f'{{"type":{json.dumps(event_type)},"event_id":"{uuid.uuid4().hex}', f'","sent_at":"{sent_at}","data":')
+
+
+def frame(event_type: str, data_json: str) -> str:
+    """A server frame `{"type", "event_id", "sent_at", "data"}` around already-encoded data."""
+    head_start, head_end = _head(event_type)
+    return f"{head_start}{head_end}{data_json}}}"
+
+
+def sends_for(event: Event) -> list[tuple[str, dict[str, Any]]]:
+    """Which groups get the event's one message."""
+    msg = message(event)
+    if len(event.recipients) <= DIRECT_RECIPIENTS:
+        return [(user_group(user_id), msg) for user_id in event.recipients]
+    return [(EVERYONE_GROUP, msg)]
+
+
+# --- publishing from sync code ------------------------------------------------
+
+
+class _Publisher:
+    """An event loop on a daemon thread, one per process (re-made after a fork)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="event-publisher", daemon=True).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+    def publish(self, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        if not sends:
+            return
+        layer = get_channel_layer()
+
+        async def send_all() -> None:
+            await asyncio.gather(*(layer.group_send(group, msg) for group, msg in sends))
+
+        future = asyncio.run_coroutine_threadsafe(send_all(), self._ensure_loop())
+        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+
+
+_publisher = _Publisher()
+
+
+def publish(event: Event) -> None:
+    """The sockets' subscriber to committed events."""
+    _publisher.publish(sends_for(event))

@@ -1,0 +1,1 @@
+"""Chat requests: offer to every available mitra, accept, decline, cancel, expire."""

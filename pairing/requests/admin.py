@@ -1,0 +1,34 @@
+from django.contrib import admin
+
+from common.admin import ReadOnlyAdmin
+
+from .models import ChatRequestNotification, ChatSession
+
+
+class NotificationInline(admin.TabularInline):
+    model = ChatRequestNotification
+    extra = 0
+    can_delete = False
+    fields = ["mitra", "notified_at", "response", "responded_at", "response_time_seconds", "active_session_count"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ChatSession)
+class ChatSessionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "customer", "mitra", "status", "expire_reason", "duration_minutes", "requested_at"]
+    list_filter = ["status", "expire_reason"]
+    search_fields = ["id", "customer__username", "mitra__username"]
+    date_hierarchy = "requested_at"
+    inlines = [NotificationInline]
+
+
+@admin.register(ChatRequestNotification)
+class ChatRequestNotificationAdmin(ReadOnlyAdmin):
+    list_display = ["session", "mitra", "response", "notified_at", "response_time_seconds", "active_session_count"]
+    list_filter = ["response"]
+    search_fields = ["mitra__username", "session__id"]
+    date_hierarchy = "notified_at"
+    list_select_related = ["session", "mitra"]

@@ -1,0 +1,291 @@
+"""Every state change of a chat request: create, cancel, accept, decline, expire.
+
+Each runs in one transaction that locks the session row first (then its log rows), so
+all of them serialize on the request they touch. Log rows get their response by a
+conditional update on `response IS NULL`: written once, never changed after. A call
+that finds the request overdue expires it, commits that, and only then refuses
+(`expiry_committed`). Each change announces its events in the same transaction; they
+are delivered after commit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from appconfig.models import get_config
+from common.errors import NotFound
+
+from .. import presenters
+from ..accounts.models import MitraProfile, Role, User
+from ..errors import AlreadyResponded, RequestAlreadyPending, RequestNotPending
+from ..events.bus import send_event_on_commit
+from ..lifecycle import (
+    ACTIVE_SESSION_STATUSES,
+    OWN_ANSWERS,
+    ExpireReason,
+    NotificationResponse,
+    SessionStatus,
+    is_overdue,
+    overdue_requests,
+)
+from ..locking import Refusal, expiry_committed, locked, sweep
+from . import selectors
+from .models import ChatRequestNotification, ChatSession
+
+
+def lock_session(**lookup: object) -> ChatSession:
+    try:
+        return locked(ChatSession.objects.select_related("customer", "mitra")).get(**lookup)
+    except ChatSession.DoesNotExist:
+        raise NotFound() from None
+
+
+def _lock_notification(mitra: User, session_id: UUID) -> ChatRequestNotification:
+    """The mitra's log row for the request, with the request locked. 404 if never notified."""
+    session = lock_session(id=session_id)
+    try:
+        notification = ChatRequestNotification.objects.get(session=session, mitra=mitra)
+    except ChatRequestNotification.DoesNotExist:
+        raise NotFound() from None
+    notification.session = session
+    return notification
+
+
+def _resolve_unanswered(session: ChatSession, response: str, now: datetime) -> None:
+    """Give every still unanswered row of the request its final response."""
+    ChatRequestNotification.objects.filter(session=session, response__isnull=True).update(
+        response=response, resolved_at=now
+    )
+
+
+def _respond(notification: ChatRequestNotification, response: str, now: datetime) -> None:
+    """Record this mitra's own answer (accepted or rejected) with its response time."""
+    response_time = (now - notification.notified_at).total_seconds()
+    written = ChatRequestNotification.objects.filter(pk=notification.pk, response__isnull=True).update(
+        response=response, responded_at=now, response_time_seconds=response_time, resolved_at=now
+    )
+    if written != 1:  # the session lock makes this unreachable; never overwrite a response
+        raise AlreadyResponded(request=presenters.request_view(notification))
+    notification.response = response
+    notification.responded_at = now
+    notification.response_time_seconds = response_time
+    notification.resolved_at = now
+
+
+def _notified_mitras(session: ChatSession, exclude_mitra_id: int | None = None) -> list[tuple[dict, list[int]]]:
+    """Each notified mitra's view of the request, built once per distinct view.
+
+    Views differ only by the row's response and notified_at, so only those are read;
+    the session (locked by the caller) is shared by every view.
+    """
+    rows = session.notifications.exclude(mitra_id=exclude_mitra_id).values_list("mitra_id", "response", "notified_at")
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for mitra_id, response, notified_at in rows:
+        groups[(response, notified_at)].append(mitra_id)
+    now = timezone.now()
+    return [
+        (presenters.request_view(ChatRequestNotification(session=session, mitra_id=ids[0], response=response,
+                                                         notified_at=notified_at), now), ids)
+        for (response, notified_at), ids in groups.items()
+    ]  # fmt: skip
+
+
+def _announce_closed(session: ChatSession, mitra_event: str, customer_event: str, exclude_mitra_id=None) -> None:
+    """A request no longer open: the customer's session object, every other notified mitra's view."""
+    send_event_on_commit(
+        event_type=customer_event, audiences=[(presenters.session_object(session), [session.customer_id])]
+    )
+    send_event_on_commit(event_type=mitra_event, audiences=_notified_mitras(session, exclude_mitra_id))
+
+
+def _expire(session: ChatSession, reason: str, now: datetime) -> None:
+    session.status = SessionStatus.EXPIRED
+    session.expire_reason = reason
+    session.expired_at = now
+    session.save(update_fields=["status", "expire_reason", "expired_at"])
+    _resolve_unanswered(session, NotificationResponse.IGNORED, now)
+    _announce_closed(session, "chat_request.expired", "session.expired")
+
+
+def _notify_available_mitras(session: ChatSession, now: datetime) -> list[int]:
+    """Write a log row for every available mitra, with its active session count, in one
+    INSERT ... SELECT; returns the notified mitra ids.
+
+    One statement whatever the number of mitras: building the rows as model objects
+    for bulk_create cost about 60 ms a request at 1,000 mitras.
+    """
+    statuses = [str(status) for status in ACTIVE_SESSION_STATUSES]
+    sql = f"""
+        INSERT INTO {ChatRequestNotification._meta.db_table} (session_id, mitra_id, notified_at, active_session_count)
+        SELECT %s, profile.user_id, %s,
+               (SELECT COUNT(*) FROM {ChatSession._meta.db_table} AS s
+                 WHERE s.mitra_id = profile.user_id AND s.status IN ({", ".join(["%s"] * len(statuses))}))
+          FROM {MitraProfile._meta.db_table} AS profile
+          JOIN {User._meta.db_table} AS account ON account.id = profile.user_id
+         WHERE profile.is_available = %s AND account.is_active = %s AND account.role = %s
+        RETURNING mitra_id
+    """
+    params = [
+        ChatSession._meta.pk.get_db_prep_value(session.id, connection),
+        connection.ops.adapt_datetimefield_value(now),
+        *statuses,
+        True,
+        True,
+        str(Role.MITRA),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+# --- customer ----------------------------------------------------------------
+
+
+def create_chat_request(*, customer: User, duration_minutes: int) -> ChatSession:
+    """Open a request and offer it to every available mitra (one log row each)."""
+    config = get_config()
+    with transaction.atomic():
+        now = timezone.now()
+        existing = locked(ChatSession.objects.filter(customer=customer, status=SessionStatus.PENDING)).first()
+        if existing is not None:
+            if not is_overdue(existing, now):
+                raise RequestAlreadyPending(session=presenters.session_object(existing, now))
+            _expire(existing, ExpireReason.TIMEOUT, now)
+
+        session = ChatSession(
+            customer=customer,
+            duration_minutes=duration_minutes,
+            requested_at=now,
+            expires_at=now + timedelta(seconds=config.request_timeout_seconds),
+        )
+        try:
+            with transaction.atomic():
+                session.save(force_insert=True)
+        except IntegrityError:
+            # A concurrent create by the same customer committed first.
+            winner = (
+                ChatSession.objects.select_related("customer", "mitra")
+                .filter(customer=customer, status=SessionStatus.PENDING)
+                .first()
+            )
+            raise RequestAlreadyPending(session=presenters.session_object(winner)) from None
+
+        mitra_ids = _notify_available_mitras(session, now)
+        if mitra_ids:
+            # Every row is fresh (notified at the request time, no response): one view for all.
+            fresh = ChatRequestNotification(session=session, mitra_id=mitra_ids[0], notified_at=now)
+            send_event_on_commit(event_type="chat_request.new", audiences=[(presenters.request_view(fresh), mitra_ids)])
+        else:
+            session.status = SessionStatus.EXPIRED
+            session.expire_reason = ExpireReason.NO_MITRA_AVAILABLE
+            session.expired_at = now
+            session.save(update_fields=["status", "expire_reason", "expired_at"])
+            send_event_on_commit(
+                event_type="session.expired", audiences=[(presenters.session_object(session), [customer.id])]
+            )
+    return session
+
+
+def cancel_chat_request(*, customer: User, session_id: UUID) -> ChatSession:
+    with expiry_committed() as refuse:
+        session = lock_session(id=session_id, customer=customer)
+        now = timezone.now()
+        if is_overdue(session, now):
+            _expire(session, ExpireReason.TIMEOUT, now)
+            refuse(lambda: RequestNotPending(session=presenters.session_object(session)))
+            return session
+        if session.status != SessionStatus.PENDING:
+            raise RequestNotPending(session=presenters.session_object(session, now))
+        session.status = SessionStatus.CANCELLED
+        session.cancelled_at = now
+        session.save(update_fields=["status", "cancelled_at"])
+        _resolve_unanswered(session, NotificationResponse.CANCELLED, now)
+        _announce_closed(session, "chat_request.cancelled", "session.cancelled")
+    return session
+
+
+# --- mitra -------------------------------------------------------------------
+
+
+def _lock_answerable(
+    mitra: User, session_id: UUID, refuse: Callable[[Refusal], None]
+) -> ChatRequestNotification | None:
+    """The mitra's row, if it may answer now. Raises if it answered already or the request
+    is resolved; expires an overdue request and returns None (refused after commit)."""
+    notification = _lock_notification(mitra, session_id)
+    session = notification.session
+    now = timezone.now()
+    if notification.response in OWN_ANSWERS:
+        raise AlreadyResponded(request=presenters.request_view(notification, now))
+    if is_overdue(session, now):
+        _expire(session, ExpireReason.TIMEOUT, now)
+        refuse(
+            lambda: RequestNotPending(
+                request=presenters.request_view(selectors.notification_for_mitra(mitra, session_id))
+            )
+        )
+        return None
+    if session.status != SessionStatus.PENDING:
+        raise RequestNotPending(request=presenters.request_view(notification, now))
+    return notification
+
+
+def accept_chat_request(*, mitra: User, session_id: UUID) -> ChatRequestNotification:
+    """First accept wins: the session row lock orders racing accepts, and every
+    other unanswered row becomes `missed` in the same transaction."""
+    with expiry_committed() as refuse:
+        notification = _lock_answerable(mitra, session_id, refuse)
+        if notification is None:
+            return None  # type: ignore[return-value]  # refused after commit
+        session = notification.session
+        now = timezone.now()
+        session.status = SessionStatus.ACTIVE
+        session.mitra = mitra
+        session.accepted_at = now
+        session.ends_at = now + timedelta(minutes=session.duration_minutes)
+        session.save(update_fields=["status", "mitra", "accepted_at", "ends_at"])
+        _respond(notification, NotificationResponse.ACCEPTED, now)
+        _resolve_unanswered(session, NotificationResponse.MISSED, now)
+        # All of the acceptor's sockets (its other devices close the overlay), everyone else's "taken".
+        send_event_on_commit(
+            event_type="chat_request.accepted", audiences=[(presenters.request_view(notification, now), [mitra.id])]
+        )
+        _announce_closed(session, "chat_request.taken", "session.accepted", exclude_mitra_id=mitra.id)
+    return notification
+
+
+def decline_chat_request(*, mitra: User, session_id: UUID) -> ChatRequestNotification:
+    """Record a rejection; when nobody is left to answer, the request expires at once."""
+    with expiry_committed() as refuse:
+        notification = _lock_answerable(mitra, session_id, refuse)
+        if notification is None:
+            return None  # type: ignore[return-value]  # refused after commit
+        now = timezone.now()
+        _respond(notification, NotificationResponse.REJECTED, now)
+        send_event_on_commit(
+            event_type="chat_request.declined", audiences=[(presenters.request_view(notification, now), [mitra.id])]
+        )
+        session = notification.session
+        if not session.notifications.filter(response__isnull=True).exists():
+            _expire(session, ExpireReason.ALL_DECLINED, now)
+    return notification
+
+
+# --- sweep -------------------------------------------------------------------
+
+
+def expire_overdue_requests(*, now: datetime | None = None) -> list[ChatSession]:
+    """Expire every pending request past `expires_at`; unanswered rows become `ignored`.
+
+    Safe to run concurrently: rows another sweep (or an accept) holds are skipped,
+    and a row already expired no longer matches.
+    """
+    now = now or timezone.now()
+    overdue = ChatSession.objects.filter(overdue_requests(now)).select_related("customer", "mitra")
+    return sweep(overdue, lambda session: _expire(session, ExpireReason.TIMEOUT, now))

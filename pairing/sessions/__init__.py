@@ -1,0 +1,1 @@
+"""Sessions after the accept: running, closing with a grace, closed; a mitra's early end."""

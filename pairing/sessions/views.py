@@ -1,0 +1,69 @@
+"""REST endpoints of a mitra's sessions (contract sections 2 and 5): its own state,
+Sesi Aktif, and ending a session early."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api import ERROR, validated
+
+from .. import presenters
+from ..accounts import selectors as account_selectors
+from ..accounts import services as account_services
+from ..accounts.auth import IsMitra
+from ..accounts.serializers import AvailabilitySerializer
+from . import selectors, services
+from .serializers import EndSessionSerializer
+
+
+class MitraMeView(APIView):
+    """The mitra's availability (its own choice) and how many sessions it is in."""
+
+    permission_classes = [IsMitra]
+
+    @extend_schema(responses={200: presenters.MitraMeSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(self._me(request))
+
+    @extend_schema(request=AvailabilitySerializer, responses={200: presenters.MitraMeSerializer, 400: ERROR})
+    def patch(self, request: Request) -> Response:
+        data = validated(AvailabilitySerializer, request, partial=True)
+        if "is_available" in data:
+            account_services.set_mitra_availability(mitra=request.user, is_available=data["is_available"])
+        return Response(self._me(request))
+
+    @staticmethod
+    def _me(request: Request) -> dict:
+        mitra = request.user
+        return presenters.mitra_me(mitra, account_selectors.mitra_profile(mitra), selectors.active_session_count(mitra))
+
+
+class MitraSessionsView(APIView):
+    """Sesi Aktif: the sessions `active_session_count` counts, oldest first."""
+
+    permission_classes = [IsMitra]
+
+    @extend_schema(responses={200: presenters.SessionListSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"results": presenters.session_objects(selectors.active_sessions_for_mitra(request.user))})
+
+
+class MitraEndSessionView(APIView):
+    permission_classes = [IsMitra]
+
+    @extend_schema(
+        request=EndSessionSerializer,
+        responses={200: presenters.SessionSerializer, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def post(self, request: Request, session_id: UUID) -> Response:
+        services.require_early_end_enabled()  # a disabled feature answers 403 whatever the body
+        data = validated(EndSessionSerializer, request)
+        session = services.end_session_early(
+            mitra=request.user, session_id=session_id, reason_code=data["reason_code"], reason_note=data["reason_note"]
+        )
+        return Response(presenters.session_object(session))

@@ -1,0 +1,67 @@
+"""The API docs work offline, static files are served, and beat runs the sweep."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+
+from pairing.models import ChatSession
+from pairing.tasks import sweep
+from tests.support import create_request, make_overdue
+
+
+def test_openapi_schema_lists_the_contract_paths(client, db):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/api/auth/token/",
+        "/api/customer/chat-requests/",
+        "/api/customer/chat-requests/{session_id}/cancel/",
+        "/api/mitra/chat-requests/{session_id}/accept/",
+        "/api/mitra/chat-requests/pending/",
+        "/api/shared/config/",
+        "/api/devices/{token}/",
+        "/api/mitra/chat-requests/sessions/",
+        "/api/mitra/chat-requests/sessions/{session_id}/end/",
+        "/api/control-center/mitra-activity/",
+    ):
+        assert path in paths
+
+
+def test_schema_builds_without_warnings(db, tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+
+
+def test_docs_page_and_its_assets_are_served_locally(client, db):
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert assets, "the docs page should load Swagger UI from our own static files"
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+
+
+def test_beat_runs_the_sweep_every_second():
+    entry = settings.CELERY_BEAT_SCHEDULE["pairing-sweep"]
+    assert entry["task"] == "pairing.tasks.sweep"
+    assert entry["schedule"] <= 2
+
+
+def test_sweep_task_expires_overdue_requests(customer, mitras):
+    session_id = create_request(customer)
+    make_overdue(session_id)
+    assert sweep.apply().get() == 1
+    assert ChatSession.objects.get(id=session_id).status == "expired"
+    assert sweep.apply().get() == 0
+
+
+def test_unknown_api_path_is_json_404(client, db):
+    response = client.get("/api/does-not-exist/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

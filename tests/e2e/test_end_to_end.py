@@ -1,0 +1,158 @@
+"""The real stack (daphne, Celery worker and beat, Redis) over real HTTP and WebSockets."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from websockets.sync.client import connect
+
+from devtools.stack import Stack
+
+pytestmark = pytest.mark.e2e
+FRAME_TIMEOUT = 10
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with Stack() as running:
+        yield running
+
+
+def receive(ws, event: str) -> dict:
+    frame = json.loads(ws.recv(timeout=FRAME_TIMEOUT))
+    assert frame["type"] == event, frame
+    return frame
+
+
+def test_events_reach_every_socket_across_processes(stack):
+    with ExitStack() as sockets:
+        _events_scenario(stack, lambda *args, **kwargs: sockets.enter_context(connect(*args, **kwargs)))
+
+
+def _events_scenario(stack, open_socket):
+    tokens = {name: stack.login(name) for name in ("mitra1", "mitra2", "mitra3", "customer1", "customer2")}
+    mitras = {
+        name: open_socket(f"{stack.ws_url}/ws/mitra/?token={tokens[name]}") for name in ("mitra1", "mitra2", "mitra3")
+    }
+    customer_ws = open_socket(
+        f"{stack.ws_url}/ws/customer/", additional_headers={"Authorization": f"Token {tokens['customer1']}"}
+    )
+    customer2_ws = open_socket(f"{stack.ws_url}/ws/customer/?token={tokens['customer2']}")
+    for ws in mitras.values():
+        assert receive(ws, "hello")["data"] == {"pending": []}
+    customer, customer2 = stack.client(tokens["customer1"]), stack.client(tokens["customer2"])
+    mitra1 = stack.client(tokens["mitra1"])
+
+    # new → taken / accepted / session.accepted
+    session_id = customer.post("/api/customer/chat-requests/", json={"duration_minutes": 15}).json()["session_id"]
+    accepted_id = session_id
+    for ws in mitras.values():
+        assert receive(ws, "chat_request.new")["data"]["session_id"] == session_id
+    assert mitra1.post(f"/api/mitra/chat-requests/{session_id}/accept/").status_code == 200
+    assert receive(mitras["mitra1"], "chat_request.accepted")["data"]["status"] == "accepted"
+    for name in ("mitra2", "mitra3"):
+        assert receive(mitras[name], "chat_request.taken")["data"]["message"] == "Permintaan diterima oleh Bestie lain"
+    assert receive(customer_ws, "session.accepted")["data"]["mitra"]["display_name"] == "Bestie Ayu"
+
+    # cancelled
+    session_id = customer2.post("/api/customer/chat-requests/", json={"duration_minutes": 10}).json()["session_id"]
+    for ws in mitras.values():
+        receive(ws, "chat_request.new")
+    assert customer2.post(f"/api/customer/chat-requests/{session_id}/cancel/").status_code == 200
+    for ws in mitras.values():
+        assert receive(ws, "chat_request.cancelled")["data"]["session_id"] == session_id
+    assert receive(customer2_ws, "session.cancelled")["data"]["status"] == "cancelled"
+
+    # expired by the beat sweep in the Celery worker, delivered by daphne
+    stack.manage("appconfig", "request_timeout_seconds=2")
+    session_id = customer2.post("/api/customer/chat-requests/", json={"duration_minutes": 10}).json()["session_id"]
+    for ws in mitras.values():
+        receive(ws, "chat_request.new")
+    started = time.monotonic()
+    for ws in mitras.values():
+        expired = receive(ws, "chat_request.expired")
+        assert expired["data"]["session_id"] == session_id
+        assert expired["data"]["my_response"] == "ignored"
+    assert receive(customer2_ws, "session.expired")["data"]["expire_reason"] == "timeout"
+    assert time.monotonic() - started < 6
+    rows = stack.client(tokens["mitra2"]).get("/api/mitra/chat-requests/history/").json()["results"]
+    assert rows[0]["session_id"] == session_id and rows[0]["response"] == "ignored"
+
+    # A reconnecting app rebuilds its queue from hello.
+    stack.manage("appconfig", "request_timeout_seconds=60")
+    session_id = customer2.post("/api/customer/chat-requests/", json={"duration_minutes": 10}).json()["session_id"]
+    mitras["mitra3"].close()
+    again = open_socket(f"{stack.ws_url}/ws/mitra/?token={tokens['mitra3']}")
+    assert [v["session_id"] for v in receive(again, "hello")["data"]["pending"]] == [session_id]
+    again.send(json.dumps({"type": "ping"}))
+    assert json.loads(again.recv(timeout=FRAME_TIMEOUT)) == {"type": "pong"}
+    assert receive(mitras["mitra1"], "chat_request.new")["data"]["session_id"] == session_id
+
+    # The accepted session's time runs out: beat moves it to closing, then closed.
+    stack.manage("appconfig", "closing_grace_seconds=1")
+    stack.manage(
+        "shell", "-c",
+        "from django.utils import timezone; from pairing.models import ChatSession; "
+        f"ChatSession.objects.filter(id='{accepted_id}').update(ends_at=timezone.now())",
+    )  # fmt: skip
+    for ws in (mitras["mitra1"], customer_ws):
+        closing = receive(ws, "session.closing")
+        assert (closing["data"]["session_id"], closing["data"]["status"]) == (accepted_id, "closing")
+    for ws in (mitras["mitra1"], customer_ws):
+        assert receive(ws, "session.closed")["data"]["closed_at"]
+
+
+def test_bad_token_socket_is_closed_4401(stack):
+    with connect(f"{stack.ws_url}/ws/mitra/?token={'0' * 40}") as ws:
+        with pytest.raises(Exception) as closed:
+            ws.recv(timeout=FRAME_TIMEOUT)
+        assert ws.close_code == 4401, closed.value
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" ", 1)
+        except OSError:
+            continue
+        ppid = int(rest.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(pid))
+    return tree
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    tree, found, todo = _children(), {}, [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            try:
+                found[child] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            todo.append(child)
+    return found
+
+
+def test_ctrl_c_stops_everything_make_run_started():
+    with Stack(extra_env={"REDIS_URL": ""}) as stack:  # no REDIS_URL: the embedded Redis
+        started = _descendants(stack.process.pid)
+        commands = " | ".join(started.values())
+        for name in ("daphne", "celery -A halobestie worker", "celery -A halobestie beat", "redis-server"):
+            assert name in commands, commands
+        assert "Embedded Redis on redis://127.0.0.1:" in stack.log()
+        assert stack.login("customer1")  # the demo accounts exist and sign in
+    # Stack's exit is Ctrl-C (SIGINT) to the launcher, then a wait for it.
+    assert stack.process.returncode == 0
+    alive = [pid for pid in started if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    assert alive == [], {pid: started[pid] for pid in alive}
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"

@@ -1,0 +1,262 @@
+"""WebSocket consumers over the real Redis channel layer (contract section 7).
+
+State changes go through the services; their events travel through Redis to the
+consumers under test, as they do from a Celery worker to daphne.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from pairing.accounts.services import set_mitra_availability
+from pairing.models import ChatSession
+from pairing.realtime import presence
+from pairing.requests.services import (
+    accept_chat_request,
+    cancel_chat_request,
+    create_chat_request,
+    decline_chat_request,
+    expire_overdue_requests,
+)
+from tests.support import (
+    TIMEOUT,
+    account,
+    assert_silent,
+    call,
+    closed_with,
+    make_account,
+    make_overdue,
+    mitra_socket,
+    next_frame,
+    ws,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# --- auth ---------------------------------------------------------------------
+
+
+async def test_bad_or_missing_token_closes_4401():
+    for path in ("/ws/mitra/", "/ws/customer/"):
+        for token in (None, "0" * 40, "not-a-token", "%00"):
+            comm = await ws(path, token)
+            assert await closed_with(comm) == 4401
+
+
+async def test_wrong_role_closes_4403():
+    customer, mitra, staff = await account("customer"), await account("mitra"), await account("staff")
+    assert await closed_with(await ws("/ws/mitra/", customer.token)) == 4403
+    assert await closed_with(await ws("/ws/mitra/", staff.token)) == 4403
+    assert await closed_with(await ws("/ws/customer/", mitra.token)) == 4403
+
+
+async def test_authorization_header_works_too():
+    mitra = await account("mitra")
+    comm = await ws("/ws/mitra/", mitra.token, header=True)
+    assert (await next_frame(comm))["type"] == "hello"
+    await comm.disconnect()
+
+
+# --- hello, ping, bad frames ----------------------------------------------------
+
+
+async def test_hello_carries_the_same_queue_as_pending_rest():
+    mitra, c1, c2 = await account("mitra"), await account("customer"), await account("customer")
+    first = await call(create_chat_request)(customer=c1.user, duration_minutes=10)
+    await call(create_chat_request)(customer=c2.user, duration_minutes=20)
+    await call(decline_chat_request)(mitra=mitra.user, session_id=first.id)
+    comm = await ws("/ws/mitra/", mitra.token)
+    hello = await next_frame(comm, "hello")
+    rest = await call(lambda: mitra.get("/api/mitra/chat-requests/pending/").json())()
+    assert [v["session_id"] for v in hello["data"]["pending"]] == [v["session_id"] for v in rest["results"]]
+    assert len(hello["data"]["pending"]) == 1 and hello["data"]["pending"][0]["duration_minutes"] == 20
+    assert hello["event_id"] and hello["sent_at"]
+    await comm.disconnect()
+
+
+async def test_ping_pong_and_bad_frames_keep_the_socket_open():
+    mitra = await account("mitra")
+    comm = await mitra_socket(mitra)
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from(TIMEOUT) == {"type": "pong"}
+    for bad in ("not json", "[]", '{"type": "accept"}', "null", '{"no": "type"}'):
+        await comm.send_to(text_data=bad)
+        assert await comm.receive_json_from(TIMEOUT) == {"type": "error", "data": {"code": "bad_frame"}}
+    await comm.send_to(bytes_data=b"\x00\x01")
+    assert await comm.receive_json_from(TIMEOUT) == {"type": "error", "data": {"code": "bad_frame"}}
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from(TIMEOUT) == {"type": "pong"}
+    await comm.disconnect()
+
+
+# --- events ---------------------------------------------------------------------
+
+
+async def test_new_taken_accepted_and_customer_events():
+    winner, loser, decliner, customer = (
+        await account("mitra"), await account("mitra"), await account("mitra"), await account("customer")
+    )  # fmt: skip
+    winner_phone, winner_tablet = await mitra_socket(winner), await mitra_socket(winner)
+    loser_ws, decliner_ws = await mitra_socket(loser), await mitra_socket(decliner)
+    customer_ws = await ws("/ws/customer/", customer.token)
+
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=30)
+    for comm in (winner_phone, winner_tablet, loser_ws, decliner_ws):
+        frame = await next_frame(comm, "chat_request.new")
+        assert frame["data"]["session_id"] == str(session.id)
+        assert frame["data"]["status"] == "pending" and frame["data"]["can_respond"] is True
+    event_ids = set()
+
+    await call(decline_chat_request)(mitra=decliner.user, session_id=session.id)
+    declined = await next_frame(decliner_ws, "chat_request.declined")
+    assert declined["data"]["my_response"] == "rejected"
+    await assert_silent(loser_ws)
+
+    await call(accept_chat_request)(mitra=winner.user, session_id=session.id)
+    for comm in (winner_phone, winner_tablet):  # every device of the winner closes its overlay
+        frame = await next_frame(comm, "chat_request.accepted")
+        assert frame["data"]["status"] == "accepted"
+        event_ids.add(frame["event_id"])
+    taken = await next_frame(loser_ws, "chat_request.taken")
+    assert taken["data"]["message"] == "Permintaan diterima oleh Bestie lain"
+    assert taken["data"]["my_response"] == "missed"
+    taken_by_decliner = await next_frame(decliner_ws, "chat_request.taken")
+    assert taken_by_decliner["data"]["my_response"] == "rejected"
+    accepted = await next_frame(customer_ws, "session.accepted")
+    assert accepted["data"]["status"] == "active"
+    assert accepted["data"]["mitra"]["user_id"] == winner.id
+    event_ids |= {taken["event_id"], taken_by_decliner["event_id"], accepted["event_id"]}
+    assert len(event_ids) == 5  # every frame has its own id
+    await assert_silent(winner_phone)
+    for comm in (winner_phone, winner_tablet, loser_ws, decliner_ws, customer_ws):
+        await comm.disconnect()
+
+
+async def test_unavailable_or_later_mitras_get_nothing():
+    notified, unavailable, customer = await account("mitra"), await account("mitra"), await account("customer")
+    await call(set_mitra_availability)(mitra=unavailable.user, is_available=False)
+    notified_ws, unavailable_ws = await mitra_socket(notified), await mitra_socket(unavailable)
+    await call(create_chat_request)(customer=customer.user, duration_minutes=30)
+    await next_frame(notified_ws, "chat_request.new")
+    await assert_silent(unavailable_ws)
+    await notified_ws.disconnect()
+    await unavailable_ws.disconnect()
+
+
+async def test_cancelled_and_expired_reach_mitras_and_customer():
+    mitra, customer = await account("mitra"), await account("customer")
+    mitra_ws = await mitra_socket(mitra)
+    customer_ws = await ws("/ws/customer/", customer.token)
+
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=30)
+    await next_frame(mitra_ws, "chat_request.new")
+    await call(cancel_chat_request)(customer=customer.user, session_id=session.id)
+    cancelled = await next_frame(mitra_ws, "chat_request.cancelled")
+    assert cancelled["data"]["message"] == "Permintaan dibatalkan oleh customer"
+    assert (await next_frame(customer_ws, "session.cancelled"))["data"]["status"] == "cancelled"
+
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=30)
+    await next_frame(mitra_ws, "chat_request.new")
+    await call(make_overdue)(session.id)
+    await call(expire_overdue_requests)()
+    expired = await next_frame(mitra_ws, "chat_request.expired")
+    assert expired["data"]["message"] == "Permintaan kedaluwarsa"
+    assert expired["data"]["my_response"] == "ignored"
+    session_frame = await next_frame(customer_ws, "session.expired")
+    assert session_frame["data"]["expire_reason"] == "timeout"
+    await mitra_ws.disconnect()
+    await customer_ws.disconnect()
+
+
+async def test_all_declined_sends_expired():
+    mitra, customer = await account("mitra"), await account("customer")
+    mitra_ws = await mitra_socket(mitra)
+    customer_ws = await ws("/ws/customer/", customer.token)
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=30)
+    await next_frame(mitra_ws, "chat_request.new")
+    await call(decline_chat_request)(mitra=mitra.user, session_id=session.id)
+    await next_frame(mitra_ws, "chat_request.declined")
+    expired = await next_frame(mitra_ws, "chat_request.expired")
+    assert expired["data"]["my_response"] == "rejected"
+    assert (await next_frame(customer_ws, "session.expired"))["data"]["expire_reason"] == "all_declined"
+    assert (await call(ChatSession.objects.get)(id=session.id)).status == "expired"
+    await mitra_ws.disconnect()
+    await customer_ws.disconnect()
+
+
+async def test_event_frame_is_the_rest_view():
+    mitra, customer = await account("mitra"), await account("customer")
+    mitra_ws = await mitra_socket(mitra)
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=30)
+    frame = await next_frame(mitra_ws, "chat_request.new")
+    rest = await call(lambda: mitra.get(f"/api/mitra/chat-requests/{session.id}/status/").json())()
+    frame["data"].pop("seconds_left")
+    rest.pop("seconds_left")
+    assert frame["data"] == rest
+    assert set(frame) == {"type", "event_id", "sent_at", "data"}
+    await mitra_ws.disconnect()
+
+
+# --- presence ---------------------------------------------------------------------
+
+
+async def test_presence_follows_open_sockets():
+    mitra, other = await account("mitra"), await account("mitra")
+    online = call(presence.online_mitra_ids)
+    assert mitra.id not in await online([mitra.id, other.id])
+    phone = await mitra_socket(mitra)
+    tablet = await mitra_socket(mitra)
+    assert await online([mitra.id, other.id]) == {mitra.id}
+    await phone.disconnect()
+    assert await online([mitra.id]) == {mitra.id}  # the tablet is still open
+    await tablet.disconnect()
+    await asyncio.sleep(0.05)
+    assert await online([mitra.id]) == set()
+    # A customer socket is not mitra presence.
+    customer = await account("customer")
+    customer_ws = await ws("/ws/customer/", customer.token)
+    assert customer.id not in await online(None)
+    await customer_ws.disconnect()
+
+
+async def test_presence_expires_without_heartbeat(monkeypatch):
+    mitra = await account("mitra")
+    comm = await mitra_socket(mitra)
+    assert await call(presence.online_mitra_ids)([mitra.id]) == {mitra.id}
+    # As if the process had crashed GRACE_SECONDS ago: no heartbeat since.
+    real_time = presence.time.time
+    monkeypatch.setattr(presence.time, "time", lambda: real_time() + presence.GRACE_SECONDS + 1)
+    assert await call(presence.online_mitra_ids)([mitra.id]) == set()
+    monkeypatch.setattr(presence.time, "time", real_time)
+    await comm.disconnect()
+
+
+def test_frame_is_valid_json_with_unicode():
+    from pairing.events.bus import encode
+    from pairing.realtime.delivery import frame
+
+    text = frame("x", encode({"name": "Bestie \u00e9\u4e2d"}))
+    assert json.loads(text)["data"] == {"name": "Bestie \u00e9\u4e2d"}
+
+
+def test_a_fan_out_is_one_publish_whatever_the_number_of_mitras(monkeypatch, django_capture_on_commit_callbacks):
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    sent: list[str] = []
+    real_group_send = type(layer).__getattr__(layer, "group_send")
+
+    async def counting_group_send(group, message):
+        sent.append(group)
+        await real_group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting_group_send, raising=False)
+    for _ in range(60):
+        make_account("mitra")
+    customer = make_account("customer")
+    with django_capture_on_commit_callbacks(execute=True):
+        create_chat_request(customer=customer.user, duration_minutes=10)
+    assert sent == ["everyone"]
