@@ -161,8 +161,17 @@ CELERY_BEAT_SCHEDULE = {
         # A sweep that waited longer than two intervals is superseded by the next one.
         "options": {"expires": max(2.0, 2 * SWEEP_INTERVAL_SECONDS)},
     },
+    "events-relay": {"task": "pairing.tasks.relay_events", "schedule": 2.0, "options": {"expires": 4.0}},
+    "events-prune": {"task": "pairing.tasks.prune_events", "schedule": 60.0},
     "activity-roll-up": {"task": "activity.tasks.roll_up", "schedule": 600.0},
 }
+
+# Sockets (contract section 11): a socket idle this long gets a heartbeat with the latest
+# seq; every process checks its sockets against the outbox this often and catches up the
+# ones that missed an event; the relay re-hands events no subscriber took after this delay.
+EVENTS_HEARTBEAT_SECONDS = float(os.environ.get("EVENTS_HEARTBEAT_SECONDS", "30"))
+EVENTS_CATCH_UP_SECONDS = float(os.environ.get("EVENTS_CATCH_UP_SECONDS", "2"))
+EVENTS_RELAY_AFTER_SECONDS = float(os.environ.get("EVENTS_RELAY_AFTER_SECONDS", "3"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["pairing.accounts.auth.StrictTokenAuthentication"],

@@ -1,4 +1,4 @@
-"""Row locks shared by the services of requests and sessions.
+"""Row locks and transactions shared by the services of requests and sessions.
 
 Every state change locks the session row first, so racing calls on one request or
 session serialize; the sweeps skip rows someone else holds instead of waiting.
@@ -10,10 +10,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Model, QuerySet
 
 from common.errors import DomainError
+
+from .events.bus import changing
 
 M = TypeVar("M", bound=Model)
 
@@ -31,7 +33,7 @@ def sweep(due: QuerySet[M], apply: Callable[[M], None]) -> list[M]:
     rows another sweep (or a request) holds: two sweeps at once never move a row twice."""
     done: list[M] = []
     while True:
-        with transaction.atomic():
+        with changing():
             queryset = due.order_by("pk")
             if connection.features.has_select_for_update_skip_locked:
                 queryset = queryset.select_for_update(skip_locked=True, of=("self",))
@@ -51,7 +53,7 @@ def expiry_committed() -> Iterator[Callable[[Refusal], None]]:
     and the error (built after commit, so it shows the request as it now is) is raised.
     """
     refusals: list[Refusal] = []
-    with transaction.atomic():
+    with changing():
         yield refusals.append
     if refusals:
         raise refusals[0]()

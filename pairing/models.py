@@ -1,6 +1,7 @@
 """Every model of the pairing app, for Django's discovery; each is defined in its domain."""
 
 from .accounts.models import Device, MitraProfile, Platform, Role, User
+from .events.models import EventBatch, EventSequence, UserEvent
 from .push.models import PushAttempt, PushKind, PushStatus
 from .requests.models import ChatRequestNotification, ChatSession
 from .sessions.models import ClosureInitiator, ClosureReason, SessionClosure
@@ -11,6 +12,8 @@ __all__ = [
     "ClosureInitiator",
     "ClosureReason",
     "Device",
+    "EventBatch",
+    "EventSequence",
     "MitraProfile",
     "Platform",
     "PushAttempt",
@@ -19,4 +22,5 @@ __all__ = [
     "Role",
     "SessionClosure",
     "User",
+    "UserEvent",
 ]

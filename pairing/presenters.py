@@ -106,6 +106,9 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
             "active_session_count",
             "duration_minutes",
             "session_status",
+            "delivered_at",
+            "delivered_via",
+            "seen_at",
         ]
 
     def get_session_status(self, notification: ChatRequestNotification) -> str:

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from .accounts import views as accounts
+from .realtime import views as realtime
 from .requests import views as requests
 from .sessions import views as sessions
 
@@ -24,6 +25,8 @@ urlpatterns = [
          name="mitra-request-accept"),
     path("mitra/chat-requests/<uuid:session_id>/decline/", requests.MitraDeclineView.as_view(),
          name="mitra-request-decline"),
+    path("mitra/chat-requests/<uuid:session_id>/seen/", requests.MitraSeenView.as_view(), name="mitra-request-seen"),
+    path("events/", realtime.EventsView.as_view(), name="events"),
     path("mitra/chat-requests/sessions/", sessions.MitraSessionsView.as_view(), name="mitra-sessions"),
     path("mitra/chat-requests/sessions/<uuid:session_id>/end/", sessions.MitraEndSessionView.as_view(),
          name="mitra-session-end"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import Group, Permission
@@ -14,6 +16,8 @@ from common.errors import NotFound
 
 from ..locking import locked
 from .models import Device, MitraProfile, Role, User
+
+logger = logging.getLogger(__name__)
 
 STAFF_GROUP = "Control center staff"
 STAFF_APPS = ("appconfig", "pairing", "activity")
@@ -65,16 +69,27 @@ def _failure_keys(username: str, address: str) -> list[str]:
 
 
 def _check_login_allowed(username: str, address: str) -> None:
-    """429 once a username or an address has failed too often in the window."""
-    counts = cache.get_many(_failure_keys(username, address))
+    """429 once a username or an address has failed too often in the window.
+
+    The counters live in Redis. With Redis down the check fails open (logged): locking
+    every mitra out during an outage is worse than a few unthrottled guesses.
+    """
+    try:
+        counts = cache.get_many(_failure_keys(username, address))
+    except Exception:
+        logger.warning("login throttle unavailable (Redis down?): allowing the attempt", exc_info=True)
+        return
     if any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values()):
         raise LoginThrottled(wait=settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
 def _record_login_failure(username: str, address: str) -> None:
-    for key in _failure_keys(username, address):
-        cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
-        cache.incr(key)
+    try:
+        for key in _failure_keys(username, address):
+            cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+            cache.incr(key)
+    except Exception:
+        logger.warning("login failure not counted (Redis down?)", exc_info=True)
 
 
 def login(*, username: str, password: str, address: str) -> tuple[User, Token] | None:

@@ -1,56 +1,41 @@
 """The one call a state change makes to say what happened and to whom.
 
-    send_event_on_commit(event_type="chat_request.new", audiences=[(view, mitra_ids)])
+    with changing():                       # the service's transaction
+        ...
+        send_event_on_commit(event_type="chat_request.new", audiences=[(view, mitra_ids)])
 
 Each audience is the data some users get (a mitra's view of a request differs by its
-own response, so one event can carry several). Nothing is delivered unless the change
-commits; then every subscriber (sockets, push) is handed the event. A subscriber that
-fails is logged and never turns a committed change into an error. Subscribers are
-connected in `PairingConfig.ready`, so a new audience is one new subscriber, not an
-edit to every state change.
+own response, so one event can carry several). The events of a transaction are written
+to the outbox just before it commits (`outbox.write`): each recipient gets the next
+number of its own counter, all counters of the transaction taken in one statement in
+user order, so two transactions never deadlock on them. After commit every subscriber
+(sockets, push) is handed each event; a subscriber that fails is logged, never turns a
+committed change into an error, and the relay hands the event over again later.
+Subscribers are connected in `PairingConfig.ready`: a new audience is one new subscriber.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.utils import timezone
+
+from . import outbox
+from .event import Audience, Event, encode
+
+__all__ = ["Audience", "Event", "changing", "dispatch", "encode", "send_event_on_commit", "subscribe"]
 
 logger = logging.getLogger(__name__)
 
 
-def encode(data: Any) -> str:
-    return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class Audience:
-    data: dict[str, Any]
-    data_json: str
-    user_ids: tuple[int, ...]
-
-
-@dataclass
-class Event:
-    type: str
-    audiences: list[Audience]
-    recipients: list[int] = field(default_factory=list)
-
-    @property
-    def session_id(self) -> str | None:
-        """The request or session the event is about (every pairing event has one)."""
-        data = self.audiences[0].data if self.audiences else {}
-        value = data.get("session_id")
-        return str(value) if value is not None else None
-
-
 Subscriber = Callable[[Event], None]
 _subscribers: list[Subscriber] = []
+_pending = threading.local()
 
 
 def subscribe(subscriber: Subscriber) -> None:
@@ -58,14 +43,35 @@ def subscribe(subscriber: Subscriber) -> None:
         _subscribers.append(subscriber)
 
 
+@contextmanager
+def changing() -> Iterator[None]:
+    """The transaction of a state change: its events are numbered and written to the
+    outbox at the end of the outermost block, then dispatched after commit."""
+    if getattr(_pending, "events", None) is not None:
+        with transaction.atomic():  # nested: the outermost block writes the events
+            yield
+        return
+    _pending.events = []
+    try:
+        with transaction.atomic():
+            yield
+            events, _pending.events = _pending.events, None
+            if events:
+                outbox.write(events, timezone.now())
+                transaction.on_commit(lambda: dispatch_all(events))
+    finally:
+        _pending.events = None
+
+
 def send_event_on_commit(*, event_type: str, audiences: Iterable[tuple[dict[str, Any], Iterable[int]]]) -> None:
-    """Announce an event to users once the current transaction commits."""
+    """Announce an event to users once the current change commits."""
     built = [Audience(data, encode(data), tuple(sorted(set(ids)))) for data, ids in audiences]
     built = [audience for audience in built if audience.user_ids]
     if not built:
         return
-    event = Event(event_type, built, sorted({uid for audience in built for uid in audience.user_ids}))
-    transaction.on_commit(lambda: dispatch(event))
+    if getattr(_pending, "events", None) is None:
+        raise RuntimeError("send_event_on_commit outside a change: wrap the service in events.bus.changing()")
+    _pending.events.append(Event(event_type, built, sorted({uid for audience in built for uid in audience.user_ids})))
 
 
 def dispatch(event: Event) -> bool:
@@ -76,7 +82,13 @@ def dispatch(event: Event) -> bool:
             subscriber(event)
         except Exception:
             delivered = False
-            logger.exception(
-                "event %s: subscriber %s failed", event.type, getattr(subscriber, "__qualname__", subscriber)
-            )
+            logger.exception("event %s #%s: %s failed", event.type, event.batch_id, subscriber.__qualname__)
     return delivered
+
+
+def dispatch_all(events: list[Event]) -> None:
+    done = [event.batch_id for event in events if dispatch(event)]
+    try:
+        outbox.mark_dispatched(done)
+    except Exception:  # the change committed: the relay will hand these over again, harmlessly
+        logger.exception("could not mark %d events dispatched", len(done))

@@ -15,9 +15,16 @@ from .models import PushAttempt, PushKind, PushStatus
 
 @shared_task(name="pairing.tasks.push_new_request", ignore_result=True)
 def push_new_request(session_id: str, mitra_ids: list[int]) -> int:
-    """Queue one push per active device of the given (offline) mitras."""
+    """Queue one push per active device of the given (offline) mitras, skipping devices
+    already pushed this offer (the relay may hand the same event over twice)."""
+    pushed = PushAttempt.objects.filter(
+        session_id=session_id, kind=PushKind.NEW_REQUEST, device_id__isnull=False
+    ).values("device_id")
     device_ids = list(
-        Device.objects.filter(user_id__in=mitra_ids, is_active=True).order_by("id").values_list("id", flat=True)
+        Device.objects.filter(user_id__in=mitra_ids, is_active=True)
+        .exclude(id__in=pushed)
+        .order_by("id")
+        .values_list("id", flat=True)
     )
     for device_id in device_ids:
         send_push.delay(device_id, session_id, PushKind.NEW_REQUEST, 1)
@@ -36,7 +43,10 @@ def push_request_withdrawn(session_id: str) -> int:
         .values_list("device_id", flat=True)
         .distinct()
     )
-    device_ids = [d for d in pushed if d is not None]
+    withdrawn = set(
+        PushAttempt.objects.filter(session=session, kind=PushKind.WITHDRAWN).values_list("device_id", flat=True)
+    )
+    device_ids = [d for d in pushed if d is not None and d not in withdrawn]
     for device_id in device_ids:
         send_push.delay(device_id, session_id, PushKind.WITHDRAWN, 1)
     return len(device_ids)

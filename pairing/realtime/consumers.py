@@ -1,12 +1,18 @@
-"""WebSocket endpoints `/ws/mitra/` and `/ws/customer/` (contract section 7).
+"""WebSocket endpoints `/ws/mitra/` and `/ws/customer/` (contract sections 7 and 11).
 
-They authenticate, join their groups, and pass frames through: event payloads are
-built by the presenters in the transaction that caused them, never here.
+They authenticate, join their groups and pass frames through: event payloads are built
+by the presenters in the transaction that caused them, never here. What a socket adds
+is order: it remembers the last `seq` it sent, drops what it already sent, and fills a
+gap from the outbox before sending past it, so every socket gets each event of its
+user once, in order (live, from the outbox, or after a resume with `since`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,16 +22,27 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from .. import presenters
 from ..accounts.auth import user_for_token
 from ..accounts.models import Role, User
+from ..events import outbox
 from ..events.bus import encode
 from ..requests import selectors as request_selectors
-from . import delivery, presence
+from ..requests import services as request_services
+from ..requests.models import DeliveredVia
+from . import delivery, hub, presence
+
+logger = logging.getLogger(__name__)
 
 CLOSE_BAD_TOKEN = 4401
 CLOSE_WRONG_ROLE = 4403
+CLOSE_TRY_AGAIN_LATER = 1013  # the server cannot serve sockets right now (Redis down): reconnect and resume
+BAD_FRAME = '{"type":"error","data":{"code":"bad_frame"}}'
+
+
+def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"))
 
 
 def _token_from_scope(scope: dict[str, Any]) -> str | None:
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    query = _query(scope)
     if query.get("token"):
         return query["token"][0]
     for name, value in scope.get("headers", []):
@@ -36,25 +53,38 @@ def _token_from_scope(scope: dict[str, Any]) -> str | None:
     return None
 
 
+def parse_since(value: str | None) -> int | None:
+    """A non-negative integer, or None (which makes the server resync)."""
+    if value is None or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
 @database_sync_to_async
 def _authenticate(scope: dict[str, Any]) -> User | None:
     return user_for_token(_token_from_scope(scope))
 
 
-@database_sync_to_async
-def _pending_views(user: User) -> list[dict[str, Any]]:
-    return presenters.request_views(request_selectors.pending_requests_for_mitra(user))
+def snapshot(user: User) -> tuple[int, dict[str, Any], list[str]]:
+    """(latest seq, hello's data, the session ids it offers). The seq is read first, so the
+    snapshot reflects at least every event up to it."""
+    latest = outbox.latest_seq(user.id)
+    if user.role != Role.MITRA:
+        return latest, {}, []
+    pending = request_selectors.pending_requests_for_mitra(user)
+    return latest, {"pending": presenters.request_views(pending)}, [str(n.session_id) for n in pending]
 
 
 class PairingConsumer(AsyncWebsocketConsumer):
     role: str = ""
 
-    def groups_for(self, user: User) -> list[str]:
-        return [delivery.EVERYONE_GROUP, delivery.user_group(user.id)]
-
     async def connect(self) -> None:
         self.user: User | None = None
         self.socket_id = delivery.socket_id()
+        self.last_seq = 0
+        self.last_sent = time.monotonic()
+        self.offers: list[tuple[int, str]] = []  # (seq of the frame that offered it, session id), unacked
+        self.sending = asyncio.Lock()
         user = await _authenticate(self.scope)
         # Accept first, so the client reads the close code instead of a refused handshake.
         await self.accept()
@@ -64,11 +94,23 @@ class PairingConsumer(AsyncWebsocketConsumer):
         if user.role != self.role:
             await self.close(code=CLOSE_WRONG_ROLE)
             return
+        self.joined = [delivery.EVERYONE_GROUP, delivery.user_group(user.id)]
+        try:
+            for group in self.joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:
+            logger.warning("socket of user %s refused: the channel layer is unreachable", user.id, exc_info=True)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
         self.user = user
-        self.joined = self.groups_for(user)
-        for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
         await self.after_connect()
+        since = _query(self.scope).get("since")
+        async with self.sending:
+            if since is None:
+                await self._hello(resync=False)
+            else:
+                await self._resume(parse_since(since[0]))
+        hub.register(self)
 
     async def after_connect(self) -> None:
         pass
@@ -76,24 +118,58 @@ class PairingConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.user is None:
             return
+        hub.unregister(self)
         for group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                logger.info("group_discard failed for a closing socket", exc_info=True)
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.user is None:
-            return
-        try:
-            frame = json.loads(text_data) if text_data is not None else None
-        except ValueError:
-            frame = None
-        if isinstance(frame, dict) and frame.get("type") == "ping":
-            await self.on_ping()
-            await self.send(text_data='{"type":"pong"}')
-        else:
-            await self.send(text_data='{"type":"error","data":{"code":"bad_frame"}}')
+    # -- sending, in seq order (callers hold self.sending) ------------------------------
 
-    async def on_ping(self) -> None:
-        pass
+    async def _send(self, text: str) -> None:
+        await self.send(text_data=text)
+        self.last_sent = time.monotonic()
+
+    async def _hello(self, resync: bool) -> None:
+        latest, data, offered = await database_sync_to_async(snapshot)(self.user)
+        top = {"seq": latest, "resync": True} if resync else {"seq": latest}
+        await self._send(delivery.frame("hello", encode(data), **top))
+        self.last_seq = latest
+        self.offers = [(latest, session_id) for session_id in offered]
+
+    async def _resume(self, since: int | None) -> None:
+        latest = await database_sync_to_async(outbox.latest_seq)(self.user.id)
+        if since is None or since > latest or not await self._replay(since, latest):
+            await self._hello(resync=True)
+
+    async def _replay(self, after: int, upto: int) -> bool:
+        """Send the user's events after..upto from the outbox; False if some are gone."""
+        stored = await database_sync_to_async(outbox.events_after)(self.user.id, after, upto)
+        if stored is None:
+            return False
+        for event in stored:
+            text = delivery.frame(event.type, event.data_json, event.created_at, seq=event.seq)
+            await self._send(text)
+            self._offered(event.seq, event.type, event.session_id)
+        self.last_seq = max(self.last_seq, upto)
+        return True
+
+    def _offered(self, seq: int, event_type: str, session_id: str | None) -> None:
+        if event_type == "chat_request.new" and session_id and self.user.role == Role.MITRA:
+            self.offers.append((seq, session_id))
+
+    async def catch_up(self, upto: int) -> None:
+        """Send what this socket missed up to `upto` (the hub saw it behind)."""
+        async with self.sending:
+            if upto > self.last_seq and not await self._replay(self.last_seq, upto):
+                await self._hello(resync=True)
+
+    async def heartbeat(self, latest: int) -> None:
+        async with self.sending:
+            await self._send(f'{{"type":"heartbeat","seq":{max(latest, self.last_seq)}}}')
+
+    # -- events from the layer -------------------------------------------------------------
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Event frames are built before publishing and touch no database, so they skip
@@ -107,27 +183,75 @@ class PairingConsumer(AsyncWebsocketConsumer):
     async def pairing_event(self, message: dict[str, Any]) -> None:
         if self.user is None:
             return
-        text = delivery.frame_for(message, self.user.id, self.socket_id)
-        if text is not None:
-            await self.send(text_data=text)
+        found = delivery.frame_for(message, self.user.id, self.socket_id)
+        if found is None:
+            return
+        seq, text = found
+        async with self.sending:
+            if seq <= self.last_seq:
+                return  # sent already (a relay's second copy, or a catch-up got there first)
+            if seq > self.last_seq + 1 and not await self._replay(self.last_seq, seq - 1):
+                await self._hello(resync=True)
+                return
+            await self._send(text)
+            self.last_seq = seq
+            self._offered(seq, message["event_type"], message["session_id"])
+
+    # -- client frames -----------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.user is None:
+            return
+        try:
+            frame = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            frame = None
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "ping":
+            await self.on_ping()
+            await self.send(text_data='{"type":"pong"}')
+        elif kind == "ack" and await self._ack(frame.get("seq")):
+            return
+        else:
+            await self.send(text_data=BAD_FRAME)
+
+    async def _ack(self, seq: Any) -> bool:
+        """Record delivery of every offer in frames up to `seq`; False for a bad ack."""
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or seq > self.last_seq:
+            return False
+        delivered = [session_id for offered_at, session_id in self.offers if offered_at <= seq]
+        self.offers = [(offered_at, session_id) for offered_at, session_id in self.offers if offered_at > seq]
+        if delivered:
+            await database_sync_to_async(request_services.mark_delivered)(
+                mitra=self.user, session_ids=delivered, via=DeliveredVia.WEBSOCKET
+            )
+        return True
+
+    async def on_ping(self) -> None:
+        pass
 
 
 class MitraConsumer(PairingConsumer):
     role = Role.MITRA
 
     async def after_connect(self) -> None:
-        await presence.connected(self.user.id, self.channel_name)
-        # Joined the groups before reading the queue: an event published meanwhile is
-        # delivered after hello, never lost (the app dedupes by session_id).
-        pending = await _pending_views(self.user)
-        await self.send(text_data=delivery.frame("hello", encode({"pending": pending})))
+        try:
+            await presence.connected(self.user.id, self.channel_name)
+        except Exception:  # without presence the mitra may get a push too: harmless, never a closed socket
+            logger.warning("presence not recorded for mitra %s", self.user.id, exc_info=True)
 
     async def on_ping(self) -> None:
-        await presence.seen(self.user.id, self.channel_name)
+        try:
+            await presence.seen(self.user.id, self.channel_name)
+        except Exception:
+            logger.info("presence not refreshed for mitra %s", self.user.id, exc_info=True)
 
     async def disconnect(self, code: int) -> None:
         if self.user is not None:
-            await presence.disconnected(self.user.id, self.channel_name)
+            try:
+                await presence.disconnected(self.user.id, self.channel_name)
+            except Exception:
+                logger.info("presence not updated for a closing socket", exc_info=True)
         await super().disconnect(code)
 
 

@@ -2,7 +2,7 @@
 
 A fan-out is one PUBLISH, whatever the number of mitras: every socket is in the
 `everyone` group, and the message carries each distinct view once (already JSON) with
-the sorted ids of the users it is for, packed as 32-bit integers. Each daphne process
+the sorted ids of the users it is for and each one's `seq`, packed as 32-bit integers. Each daphne process
 receives the message once; each socket checks its own id by binary search and sends
 the frame without building the view again. An event for a few users goes to their own
 groups instead, so other processes are not woken for it.
@@ -20,7 +20,7 @@ import threading
 import uuid
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -39,23 +39,32 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def pack_ids(ids: Iterable[int]) -> bytes:
-    return array("I", sorted(set(ids))).tobytes()
+def _unpack(packed: bytes) -> array:
+    values = array("I")
+    values.frombytes(packed)
+    return values
 
 
-def packed_contains(packed: bytes, user_id: int) -> bool:
-    ids = array("I")
-    ids.frombytes(packed)
+def packed_index(packed: bytes, user_id: int) -> int | None:
+    ids = _unpack(packed)
     index = bisect_left(ids, user_id)
-    return index < len(ids) and ids[index] == user_id
+    return index if index < len(ids) and ids[index] == user_id else None
 
 
 def message(event: Event) -> dict[str, Any]:
-    """The layer message of an event: its frame head, computed once, and each audience's data."""
+    """The layer message of an event: its frame head, computed once, and each audience's
+    data with its users (sorted) and their seqs in the same order."""
+    audiences = []
+    for audience in event.audiences:
+        pairs = sorted(zip(audience.user_ids, audience.seqs, strict=True))
+        audiences.append([audience.data_json, array("I", [u for u, _ in pairs]).tobytes(),
+                          array("I", [s for _, s in pairs]).tobytes()])  # fmt: skip
     return {
         "type": MESSAGE_TYPE,
-        "head": _head(event.type),
-        "audiences": [[audience.data_json, pack_ids(audience.user_ids)] for audience in event.audiences],
+        "head": _head(event.type, event.created_at),
+        "event_type": event.type,
+        "session_id": event.session_id,
+        "audiences": audiences,
     }
 
 
@@ -64,25 +73,29 @@ def socket_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def frame_for(msg: dict[str, Any], user_id: int, socket: str) -> str | None:
-    """The text frame this user's socket gets from a layer message, or None if not theirs."""
-    for data_json, packed in msg["audiences"]:
-        if packed_contains(packed, user_id):
+def frame_for(msg: dict[str, Any], user_id: int, socket: str) -> tuple[int, str] | None:
+    """This user's (seq, text frame) from a layer message, or None if it is not theirs."""
+    for data_json, packed_ids, packed_seqs in msg["audiences"]:
+        index = packed_index(packed_ids, user_id)
+        if index is not None:
+            seq = _unpack(packed_seqs)[index]
             head_start, head_end = msg["head"]
-            return f"{head_start}.{socket}{head_end}{data_json}}}"
+            return seq, f'{head_start}.{socket}{head_end}"seq":{seq},"data":{data_json}}}'
     return None
 
 
-def _head(event_type: str) -> tuple[str, str]:
+def _head(event_type: str, sent_at: datetime | None = None) -> tuple[str, str]:
     """The text of a frame before and after the socket's part of event_id."""
-    sent_at = timezone.localtime().isoformat()
-    return (f'{{"type":{json.dumps(event_type)},"event_id":"{uuid.uuid4().hex}', f'","sent_at":"{sent_at}","data":')
+    sent = timezone.localtime(sent_at).isoformat()
+    return (f'{{"type":{json.dumps(event_type)},"event_id":"{uuid.uuid4().hex}', f'","sent_at":"{sent}",')
 
 
-def frame(event_type: str, data_json: str) -> str:
-    """A server frame `{"type", "event_id", "sent_at", "data"}` around already-encoded data."""
-    head_start, head_end = _head(event_type)
-    return f"{head_start}{head_end}{data_json}}}"
+def frame(event_type: str, data_json: str | None = None, sent_at: datetime | None = None, **top: Any) -> str:
+    """A server frame `{"type", "event_id", "sent_at", ...top, "data"}` around encoded data."""
+    head_start, head_end = _head(event_type, sent_at)
+    extra = "".join(f"{json.dumps(key)}:{json.dumps(value)}," for key, value in top.items())
+    body = f'"data":{data_json}' if data_json is not None else ""
+    return f"{head_start}{head_end}{extra}{body}".rstrip(",") + "}"
 
 
 def sends_for(event: Event) -> list[tuple[str, dict[str, Any]]]:

@@ -9,7 +9,8 @@ class NotificationInline(admin.TabularInline):
     model = ChatRequestNotification
     extra = 0
     can_delete = False
-    fields = ["mitra", "notified_at", "response", "responded_at", "response_time_seconds", "active_session_count"]
+    fields = ["mitra", "notified_at", "delivered_at", "delivered_via", "seen_at", "response", "responded_at",
+              "response_time_seconds", "active_session_count"]  # fmt: skip
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -27,8 +28,9 @@ class ChatSessionAdmin(ReadOnlyAdmin):
 
 @admin.register(ChatRequestNotification)
 class ChatRequestNotificationAdmin(ReadOnlyAdmin):
-    list_display = ["session", "mitra", "response", "notified_at", "response_time_seconds", "active_session_count"]
-    list_filter = ["response"]
+    list_display = ["session", "mitra", "response", "notified_at", "delivered_via", "delivered_at", "seen_at",
+                    "response_time_seconds", "active_session_count"]  # fmt: skip
+    list_filter = ["response", "delivered_via"]
     search_fields = ["mitra__username", "session__id"]
     date_hierarchy = "notified_at"
     list_select_related = ["session", "mitra"]

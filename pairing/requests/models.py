@@ -54,6 +54,12 @@ class ChatSession(models.Model):
         return f"{self.id} ({self.status})"
 
 
+class DeliveredVia(models.TextChoices):
+    WEBSOCKET = "websocket"  # the app acknowledged a frame that offered it
+    PUSH = "push"  # the app opened from the push notification
+    POLL = "poll"  # the app learned of it over REST (pending/, status/ or events/)
+
+
 class ChatRequestNotification(models.Model):
     """One row per (request, notified mitra): the mitra activity log.
 
@@ -72,6 +78,11 @@ class ChatRequestNotification(models.Model):
     response_time_seconds = models.FloatField(null=True, blank=True)
     # When a final response of any kind was written (the row's own audit time).
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Proof of delivery (contract section 11), each written once: the offer reached the
+    # app, and the overlay showed it. Never changes `response`.
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivered_via = models.CharField(max_length=16, choices=DeliveredVia.choices, null=True, blank=True)  # noqa: DJ001
+    seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "chat_request_notifications"

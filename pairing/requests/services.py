@@ -24,7 +24,7 @@ from common.errors import NotFound
 from .. import presenters
 from ..accounts.models import MitraProfile, Role, User
 from ..errors import AlreadyResponded, RequestAlreadyPending, RequestNotPending
-from ..events.bus import send_event_on_commit
+from ..events.bus import changing, send_event_on_commit
 from ..lifecycle import (
     ACTIVE_SESSION_STATUSES,
     OWN_ANSWERS,
@@ -36,7 +36,7 @@ from ..lifecycle import (
 )
 from ..locking import Refusal, expiry_committed, locked, sweep
 from . import selectors
-from .models import ChatRequestNotification, ChatSession
+from .models import ChatRequestNotification, ChatSession, DeliveredVia
 
 
 def lock_session(**lookup: object) -> ChatSession:
@@ -150,7 +150,7 @@ def _notify_available_mitras(session: ChatSession, now: datetime) -> list[int]:
 def create_chat_request(*, customer: User, duration_minutes: int) -> ChatSession:
     """Open a request and offer it to every available mitra (one log row each)."""
     config = get_config()
-    with transaction.atomic():
+    with changing():
         now = timezone.now()
         existing = locked(ChatSession.objects.filter(customer=customer, status=SessionStatus.PENDING)).first()
         if existing is not None:
@@ -289,3 +289,28 @@ def expire_overdue_requests(*, now: datetime | None = None) -> list[ChatSession]
     now = now or timezone.now()
     overdue = ChatSession.objects.filter(overdue_requests(now)).select_related("customer", "mitra")
     return sweep(overdue, lambda session: _expire(session, ExpireReason.TIMEOUT, now))
+
+
+# --- proof of delivery (contract section 11) ------------------------------------------
+
+
+def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
+    """The offers reached the mitra's app; the first proof wins. Never touches `response`."""
+    if not session_ids:
+        return 0
+    return ChatRequestNotification.objects.filter(
+        mitra=mitra, session_id__in=session_ids, delivered_at__isnull=True
+    ).update(delivered_at=timezone.now(), delivered_via=via)
+
+
+def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) -> ChatRequestNotification:
+    """The overlay shows the request: delivered (if nothing proved it before) and seen. Idempotent."""
+    notification = selectors.notification_for_mitra(mitra, session_id)
+    now = timezone.now()
+    with transaction.atomic():
+        ChatRequestNotification.objects.filter(pk=notification.pk, delivered_at__isnull=True).update(
+            delivered_at=now, delivered_via=via
+        )
+        ChatRequestNotification.objects.filter(pk=notification.pk, seen_at__isnull=True).update(seen_at=now)
+    notification.refresh_from_db(fields=["delivered_at", "delivered_via", "seen_at"])
+    return notification

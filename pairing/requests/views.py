@@ -15,7 +15,7 @@ from common.api import ERROR, validated
 from .. import presenters
 from ..accounts.auth import IsCustomer, IsMitra
 from . import selectors, services
-from .serializers import CreateChatRequestSerializer
+from .serializers import CreateChatRequestSerializer, SeenSerializer
 
 
 class CustomerChatRequestsView(APIView):
@@ -80,6 +80,17 @@ class MitraDeclineView(APIView):
     def post(self, request: Request, session_id: UUID) -> Response:
         notification = services.decline_chat_request(mitra=request.user, session_id=session_id)
         return Response(presenters.request_view(notification))
+
+
+class MitraSeenView(APIView):
+    """The overlay shows the request: proof of delivery (section 11). Idempotent."""
+
+    permission_classes = [IsMitra]
+
+    @extend_schema(request=SeenSerializer, responses={200: presenters.RequestViewSerializer, 400: ERROR, 404: ERROR})
+    def post(self, request: Request, session_id: UUID) -> Response:
+        via = validated(SeenSerializer, request)["via"]
+        return Response(presenters.request_view(services.mark_seen(mitra=request.user, session_id=session_id, via=via)))
 
 
 class MitraHistoryView(APIView):

@@ -342,7 +342,7 @@ def test_history_lists_the_last_20_newest_first(make_customer, mitras):
     assert top["response_time_seconds"] >= 0 and top["responded_at"] is not None
     assert set(top) == {
         "session_id", "response", "notified_at", "responded_at", "response_time_seconds",
-        "active_session_count", "duration_minutes", "session_status",
+        "active_session_count", "duration_minutes", "session_status", "delivered_at", "delivered_via", "seen_at",
     }  # fmt: skip
     assert results[1]["response"] == "cancelled" and results[1]["duration_minutes"] == 7
     assert results[1]["session_status"] == "cancelled"

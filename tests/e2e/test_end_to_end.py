@@ -44,6 +44,8 @@ def _events_scenario(stack, open_socket):
     customer2_ws = open_socket(f"{stack.ws_url}/ws/customer/?token={tokens['customer2']}")
     for ws in mitras.values():
         assert receive(ws, "hello")["data"] == {"pending": []}
+    for ws in (customer_ws, customer2_ws):
+        assert receive(ws, "hello")["data"] == {}
     customer, customer2 = stack.client(tokens["customer1"]), stack.client(tokens["customer2"])
     mitra1 = stack.client(tokens["mitra1"])
 

@@ -27,6 +27,7 @@ from tests.support import (
     assert_silent,
     call,
     closed_with,
+    customer_socket,
     make_account,
     make_overdue,
     mitra_socket,
@@ -101,7 +102,7 @@ async def test_new_taken_accepted_and_customer_events():
     )  # fmt: skip
     winner_phone, winner_tablet = await mitra_socket(winner), await mitra_socket(winner)
     loser_ws, decliner_ws = await mitra_socket(loser), await mitra_socket(decliner)
-    customer_ws = await ws("/ws/customer/", customer.token)
+    customer_ws = await customer_socket(customer)
 
     session = await call(create_chat_request)(customer=customer.user, duration_minutes=30)
     for comm in (winner_phone, winner_tablet, loser_ws, decliner_ws):
@@ -149,7 +150,7 @@ async def test_unavailable_or_later_mitras_get_nothing():
 async def test_cancelled_and_expired_reach_mitras_and_customer():
     mitra, customer = await account("mitra"), await account("customer")
     mitra_ws = await mitra_socket(mitra)
-    customer_ws = await ws("/ws/customer/", customer.token)
+    customer_ws = await customer_socket(customer)
 
     session = await call(create_chat_request)(customer=customer.user, duration_minutes=30)
     await next_frame(mitra_ws, "chat_request.new")
@@ -174,7 +175,7 @@ async def test_cancelled_and_expired_reach_mitras_and_customer():
 async def test_all_declined_sends_expired():
     mitra, customer = await account("mitra"), await account("customer")
     mitra_ws = await mitra_socket(mitra)
-    customer_ws = await ws("/ws/customer/", customer.token)
+    customer_ws = await customer_socket(customer)
     session = await call(create_chat_request)(customer=customer.user, duration_minutes=30)
     await next_frame(mitra_ws, "chat_request.new")
     await call(decline_chat_request)(mitra=mitra.user, session_id=session.id)
@@ -196,7 +197,7 @@ async def test_event_frame_is_the_rest_view():
     frame["data"].pop("seconds_left")
     rest.pop("seconds_left")
     assert frame["data"] == rest
-    assert set(frame) == {"type", "event_id", "sent_at", "data"}
+    assert set(frame) == {"type", "event_id", "sent_at", "seq", "data"}
     await mitra_ws.disconnect()
 
 
@@ -217,7 +218,7 @@ async def test_presence_follows_open_sockets():
     assert await online([mitra.id]) == set()
     # A customer socket is not mitra presence.
     customer = await account("customer")
-    customer_ws = await ws("/ws/customer/", customer.token)
+    customer_ws = await customer_socket(customer)
     assert customer.id not in await online(None)
     await customer_ws.disconnect()
 

@@ -19,13 +19,13 @@ from pairing.requests.services import (
 from pairing.sessions.services import advance_sessions
 from tests.support import (
     create_request,
+    customer_socket,
     make_account,
     mitra_socket,
     next_frame,
     requires_postgres,
     run_together,
     set_config,
-    ws,
 )
 
 SESSIONS = "/api/mitra/chat-requests/sessions/"
@@ -241,7 +241,7 @@ async def test_lifecycle_active_closing_closed_with_events_to_both_sides():
     await sync_to_async(set_config)(closing_grace_seconds=2)
     mitra, customer = await sync_to_async(make_account)("mitra"), await sync_to_async(make_account)("customer")
     mitra_ws = await mitra_socket(mitra)
-    customer_ws = await ws("/ws/customer/", customer.token)
+    customer_ws = await customer_socket(customer)
     session = await sync_to_async(create_chat_request)(customer=customer.user, duration_minutes=5)
     await next_frame(mitra_ws, "chat_request.new")
     await sync_to_async(accept_chat_request)(mitra=mitra.user, session_id=session.id)

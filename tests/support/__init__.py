@@ -122,6 +122,13 @@ async def mitra_socket(account) -> WebsocketCommunicator:
     return comm
 
 
+async def customer_socket(account) -> WebsocketCommunicator:
+    comm = await ws("/ws/customer/", account.token)
+    hello = await comm.receive_json_from(TIMEOUT)
+    assert hello["type"] == "hello" and hello["data"] == {}
+    return comm
+
+
 async def next_frame(comm: WebsocketCommunicator, event: str | None = None) -> dict:
     frame = await comm.receive_json_from(TIMEOUT)
     if event is not None:

@@ -1,0 +1,57 @@
+"""The transactional outbox: every event a user gets, numbered per user, written in the
+transaction that caused it (contract section 11).
+
+`EventBatch` is one announced event with each audience's data; `UserEvent` gives each
+recipient its number (`seq`) in it; `EventSequence` is each user's counter. Rows are
+kept at least 10 minutes and at least the user's last 500 (`services.prune`).
+"""
+
+from django.db import models
+
+from ..accounts.models import User
+
+
+class EventSequence(models.Model):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_seq = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "event_sequences"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.last_seq}"
+
+
+class EventBatch(models.Model):
+    type = models.CharField(max_length=64)
+    # A JSON array: the data of each audience, in order.
+    audiences_json = models.TextField()
+    created_at = models.DateTimeField()
+    # Set once every subscriber (sockets, push) took it; the relay retries the others.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "event_batches"
+        indexes = [
+            models.Index(fields=["created_at"], name="event_batch_created"),
+            models.Index(
+                fields=["created_at"], condition=models.Q(dispatched_at__isnull=True), name="event_batch_undispatched"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"
+
+
+class UserEvent(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    batch = models.ForeignKey(EventBatch, on_delete=models.CASCADE, related_name="user_events")
+    audience = models.PositiveSmallIntegerField()
+
+    class Meta:
+        db_table = "user_events"
+        constraints = [models.UniqueConstraint(fields=["user", "seq"], name="one_event_per_user_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}#{self.seq}"

@@ -1,0 +1,153 @@
+"""The outbox's reads and writes: numbering events per user, replaying them, the relay's
+queue of events not yet handed to every subscriber, and pruning.
+
+Every statement here is plain SQL that PostgreSQL and SQLite (3.35+) both run, written
+for a fan-out to thousands of mitras: one statement numbers every recipient of a
+transaction's events, one more writes their rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.utils import timezone
+
+from .event import Audience, Event
+from .models import EventBatch, EventSequence, UserEvent
+
+# Contract section 11: at least the last 10 minutes and the last 500 events per user are kept.
+KEEP_FOR = timedelta(minutes=10)
+KEEP_LAST = 500
+ROWS_PER_STATEMENT = 5000
+
+
+def _values(rows: list[tuple[int, ...]]) -> str:
+    """A VALUES list of integers (ids and counts from the database, never user input)."""
+    return ",".join("(" + ",".join(str(int(value)) for value in row) + ")" for row in rows)
+
+
+def write(events: list[Event], now: datetime) -> None:
+    """Number and write a transaction's events; sets each audience's seqs and batch ids."""
+    batches = EventBatch.objects.bulk_create(
+        EventBatch(type=event.type, audiences_json="[" + ",".join(a.data_json for a in event.audiences) + "]",
+                   created_at=now)
+        for event in events
+    )  # fmt: skip
+    wanted = Counter(user_id for event in events for audience in event.audiences for user_id in audience.user_ids)
+    table = EventSequence._meta.db_table
+    last: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, last_seq) VALUES {_values(sorted(wanted.items()))} "
+            f"ON CONFLICT (user_id) DO UPDATE SET last_seq = {table}.last_seq + excluded.last_seq "
+            "RETURNING user_id, last_seq"
+        )
+        last = dict(cursor.fetchall())
+    following = {user_id: last[user_id] - count + 1 for user_id, count in wanted.items()}
+    rows: list[tuple[int, int, int, int]] = []
+    for event, batch in zip(events, batches, strict=True):
+        event.batch_id, event.created_at = batch.pk, now
+        for index, audience in enumerate(event.audiences):
+            seqs = []
+            for user_id in audience.user_ids:
+                seqs.append(following[user_id])
+                following[user_id] += 1
+                rows.append((user_id, seqs[-1], batch.pk, index))
+            audience.seqs = tuple(seqs)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            cursor.execute(
+                f"INSERT INTO {UserEvent._meta.db_table} (user_id, seq, batch_id, audience) "
+                f"VALUES {_values(rows[start : start + ROWS_PER_STATEMENT])}"
+            )
+
+
+def mark_dispatched(batch_ids: list[int]) -> None:
+    if batch_ids:
+        EventBatch.objects.filter(id__in=batch_ids, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+
+
+def latest_seq(user_id: int) -> int:
+    return EventSequence.objects.filter(user_id=user_id).values_list("last_seq", flat=True).first() or 0
+
+
+def latest_seqs(user_ids: list[int]) -> dict[int, int]:
+    return dict(EventSequence.objects.filter(user_id__in=user_ids).values_list("user_id", "last_seq"))
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    type: str
+    created_at: datetime
+    data_json: str
+    session_id: str | None
+
+
+def events_after(user_id: int, after: int, upto: int) -> list[StoredEvent] | None:
+    """The user's events with after < seq <= upto, in order; None if any is no longer kept."""
+    if upto <= after:
+        return []
+    rows = list(
+        UserEvent.objects.filter(user_id=user_id, seq__gt=after, seq__lte=upto)
+        .order_by("seq")
+        .values_list("seq", "audience", "batch__type", "batch__created_at", "batch__audiences_json")
+    )
+    if len(rows) != upto - after:
+        return None
+    stored = []
+    for seq, audience, event_type, created_at, audiences_json in rows:
+        data = json.loads(audiences_json)[audience]
+        session_id = data.get("session_id") if isinstance(data, dict) else None
+        stored.append(
+            StoredEvent(
+                seq, event_type, created_at, json.dumps(data, ensure_ascii=False, separators=(",", ":")), session_id
+            )
+        )
+    return stored
+
+
+def undispatched(older_than: datetime, not_before: datetime, limit: int = 200) -> list[Event]:
+    """Events committed but not taken by every subscriber, rebuilt for the relay (oldest first).
+    Rows another relay holds are skipped."""
+    with transaction.atomic():
+        queryset = EventBatch.objects.filter(
+            dispatched_at__isnull=True, created_at__lt=older_than, created_at__gte=not_before
+        ).order_by("id")
+        if connection.features.has_select_for_update_skip_locked:
+            queryset = queryset.select_for_update(skip_locked=True)
+        batches = list(queryset[:limit])
+        rows = UserEvent.objects.filter(batch__in=batches).order_by("batch_id", "audience", "user_id")
+        members: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for batch_id, audience, user_id, seq in rows.values_list("batch_id", "audience", "user_id", "seq"):
+            members.setdefault((batch_id, audience), []).append((user_id, seq))
+    events = []
+    for batch in batches:
+        audiences = []
+        for index, data in enumerate(json.loads(batch.audiences_json)):
+            pairs = members.get((batch.pk, index), [])
+            audiences.append(Audience(data, json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                                      tuple(u for u, _ in pairs), tuple(s for _, s in pairs)))  # fmt: skip
+        recipients = sorted({u for a in audiences for u in a.user_ids})
+        events.append(Event(batch.type, audiences, recipients, batch.pk, batch.created_at))
+    return events
+
+
+def prune(now: datetime) -> int:
+    """Drop events older than KEEP_FOR that are also not among their user's last KEEP_LAST."""
+    cutoff = now - KEEP_FOR
+    latest = EventSequence.objects.filter(user_id=OuterRef("user_id")).values("last_seq")[:1]
+    old = (
+        UserEvent.objects.filter(batch__created_at__lt=cutoff)
+        .annotate(latest=Subquery(latest))
+        .filter(seq__lte=F("latest") - KEEP_LAST)
+        .values_list("id", flat=True)
+    )
+    deleted, _ = UserEvent.objects.filter(id__in=list(old[:50_000])).delete()
+    EventBatch.objects.filter(created_at__lt=cutoff, user_events__isnull=True).delete()
+    return deleted
