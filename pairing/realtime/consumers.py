@@ -38,7 +38,7 @@ BAD_FRAME = '{"type":"error","data":{"code":"bad_frame"}}'
 
 
 def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
-    return parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
 
 
 def _token_from_scope(scope: dict[str, Any]) -> str | None:

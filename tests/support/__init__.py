@@ -109,7 +109,8 @@ async def ws(path: str, token: str | None = None, header: bool = False) -> Webso
     if token and header:
         comm = WebsocketCommunicator(application, path, headers=[(b"authorization", f"Token {token}".encode())])
     else:
-        comm = WebsocketCommunicator(application, f"{path}?token={token}" if token else path)
+        joiner = "&" if "?" in path else "?"
+        comm = WebsocketCommunicator(application, f"{path}{joiner}token={token}" if token else path)
     connected, _ = await comm.connect(timeout=TIMEOUT)
     assert connected
     return comm

@@ -1,0 +1,255 @@
+"""Delivery you can prove (contract section 11): seq, resume, polling, heartbeat, acks and
+seen/, catch-up after a lost publish, and a committed change with Redis unreachable.
+
+Real database, real Redis channel layer, real sockets through channels' communicator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from pairing.events import bus
+from pairing.events.models import EventBatch, UserEvent
+from pairing.events.outbox import KEEP_LAST, prune
+from pairing.events.tasks import relay_events
+from pairing.models import ChatRequestNotification
+from pairing.realtime import delivery
+from pairing.requests.services import (
+    accept_chat_request,
+    cancel_chat_request,
+    create_chat_request,
+    decline_chat_request,
+)
+from tests.support import TIMEOUT, account, call, mitra_socket, next_frame, ws
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def frames_until_silent(comm, wait: float = 0.5) -> list[dict]:
+    frames = []
+    while not await comm.receive_nothing(timeout=wait):
+        frames.append(await comm.receive_json_from(TIMEOUT))
+    return frames
+
+
+async def test_every_event_carries_the_next_seq_of_its_user():
+    mitra, customer = await account("mitra"), await account("customer")
+    comm = await ws("/ws/mitra/", mitra.token)
+    assert (await next_frame(comm, "hello"))["seq"] == 0  # a new account's latest seq is 0
+    first = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    await call(cancel_chat_request)(customer=customer.user, session_id=first.id)
+    second = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    await call(decline_chat_request)(mitra=mitra.user, session_id=second.id)
+    frames = [await next_frame(comm) for _ in range(5)]
+    assert [(f["type"], f["seq"]) for f in frames] == [
+        ("chat_request.new", 1), ("chat_request.cancelled", 2), ("chat_request.new", 3),
+        ("chat_request.declined", 4), ("chat_request.expired", 5),  # all declined
+    ]  # fmt: skip
+    pong = await call(lambda: None)()
+    await comm.send_json_to({"type": "ping"})
+    assert await next_frame(comm) == {"type": "pong"}  # no seq on pong
+    assert pong is None
+    await comm.disconnect()
+
+
+async def test_resume_replays_what_was_missed_in_order_without_hello():
+    mitra, customer = await account("mitra"), await account("customer")
+    comm = await mitra_socket(mitra)
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    assert (await next_frame(comm, "chat_request.new"))["seq"] == 1
+    await comm.disconnect()
+    # While the app is away: the customer cancels, asks again.
+    await call(cancel_chat_request)(customer=customer.user, session_id=session.id)
+    again = await call(create_chat_request)(customer=customer.user, duration_minutes=20)
+    comm = await ws("/ws/mitra/?since=1", mitra.token)
+    frames = await frames_until_silent(comm)
+    assert [(f["type"], f["seq"]) for f in frames] == [("chat_request.cancelled", 2), ("chat_request.new", 3)]
+    assert frames[1]["data"]["session_id"] == str(again.id)
+    # Then live events follow, each once.
+    await call(cancel_chat_request)(customer=customer.user, session_id=again.id)
+    assert [(f["type"], f["seq"]) for f in await frames_until_silent(comm)] == [("chat_request.cancelled", 4)]
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("since", ["7", "-1", "x", ""])
+async def test_a_bad_or_future_since_gets_a_resync_hello(since):
+    mitra, customer = await account("mitra"), await account("customer")
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    comm = await ws(f"/ws/mitra/?since={since}", mitra.token)
+    hello = await next_frame(comm, "hello")
+    assert hello["resync"] is True and hello["seq"] == 1
+    assert [v["session_id"] for v in hello["data"]["pending"]] == [str(session.id)]
+    await comm.disconnect()
+
+
+async def test_a_gap_past_retention_gets_a_resync_with_a_correct_snapshot():
+    mitra, customer = await account("mitra"), await account("customer")
+    for _ in range(3):
+        session = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+        await call(cancel_chat_request)(customer=customer.user, session_id=session.id)
+    waiting = await call(create_chat_request)(customer=customer.user, duration_minutes=15)
+    # As if the first events were older than the outbox keeps.
+    await call(lambda: UserEvent.objects.filter(user=mitra.user, seq__lte=2).delete())()
+    comm = await ws("/ws/mitra/?since=1", mitra.token)
+    hello = await next_frame(comm, "hello")
+    assert (hello["resync"], hello["seq"]) == (True, 7)
+    assert [v["session_id"] for v in hello["data"]["pending"]] == [str(waiting.id)]
+    # Polling says the same.
+    body = await call(lambda: mitra.get("/api/events/?since=1").json())()
+    assert (body["events"], body["seq"], body["resync"]) == ([], 7, True)
+    assert [v["session_id"] for v in body["snapshot"]["pending"]] == [str(waiting.id)]
+    await comm.disconnect()
+
+
+async def test_polling_returns_the_socket_frames():
+    mitra, customer = await account("mitra"), await account("customer")
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    await call(accept_chat_request)(mitra=mitra.user, session_id=session.id)
+    body = await call(lambda: mitra.get("/api/events/?since=0").json())()
+    assert body["seq"] == 2 and body["resync"] is False
+    assert [(f["type"], f["seq"]) for f in body["events"]] == [("chat_request.new", 1), ("chat_request.accepted", 2)]
+    assert body["events"][1]["data"]["status"] == "accepted"
+    assert (await call(lambda: mitra.get("/api/events/?since=2").json())())["events"] == []
+    customer_body = await call(lambda: customer.get("/api/events/?since=0").json())()
+    assert [f["type"] for f in customer_body["events"]] == ["session.accepted"]
+    for bad in ("", "-1", "1.5", "abc", "%00"):
+        response = await call(lambda bad=bad: mitra.get(f"/api/events/?since={bad}"))()
+        assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
+    assert (await call(lambda: mitra.get("/api/events/"))()).status_code == 400
+
+
+@override_settings(EVENTS_HEARTBEAT_SECONDS=0.5, EVENTS_CATCH_UP_SECONDS=0.3)
+async def test_a_quiet_socket_gets_heartbeats_with_the_latest_seq():
+    mitra, customer = await account("mitra"), await account("customer")
+    comm = await mitra_socket(mitra)
+    await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    await next_frame(comm, "chat_request.new")
+    heartbeat = await comm.receive_json_from(3)
+    assert heartbeat == {"type": "heartbeat", "seq": 1}
+    await comm.disconnect()
+
+
+@override_settings(EVENTS_CATCH_UP_SECONDS=0.3, EVENTS_RELAY_AFTER_SECONDS=0)
+async def test_an_event_whose_publish_was_lost_still_reaches_the_socket(monkeypatch):
+    mitra, customer = await account("mitra"), await account("customer")
+    comm = await mitra_socket(mitra)
+
+    def redis_down(event):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(bus, "_subscribers", [redis_down])
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    assert await call(lambda: EventBatch.objects.get().dispatched_at)() is None  # left for the relay
+    frame = await comm.receive_json_from(5)  # the process's hub found the socket behind
+    assert (frame["type"], frame["seq"], frame["data"]["session_id"]) == ("chat_request.new", 1, str(session.id))
+    monkeypatch.setattr(bus, "_subscribers", [delivery.publish])
+    assert await call(relay_events.apply)() is not None
+    await asyncio.sleep(0.5)
+    assert await comm.receive_nothing(timeout=0.5)  # the relay's copy is dropped: each event once
+    assert await call(lambda: EventBatch.objects.get().dispatched_at is not None)()
+    await comm.disconnect()
+
+
+async def test_an_ack_proves_delivery_once_and_never_changes_the_response():
+    mitra, customer = await account("mitra"), await account("customer")
+    waiting = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    comm = await mitra_socket(mitra)  # hello (seq 1) lists `waiting`
+    other = await account("customer")
+    live = await call(create_chat_request)(customer=other.user, duration_minutes=10)
+    assert (await next_frame(comm, "chat_request.new"))["seq"] == 2
+
+    def row(session):
+        return ChatRequestNotification.objects.values("delivered_at", "delivered_via", "seen_at", "response").get(
+            session=session, mitra=mitra.user
+        )
+
+    await comm.send_json_to({"type": "ack", "seq": 1})
+    await asyncio.sleep(0.2)
+    assert (await call(row)(waiting))["delivered_via"] == "websocket"
+    assert (await call(row)(live))["delivered_at"] is None  # frame 2 not acked yet
+    for bad in ({"type": "ack", "seq": 3}, {"type": "ack", "seq": -1}, {"type": "ack", "seq": "2"}, {"type": "ack"}):
+        await comm.send_json_to(bad)
+        assert await next_frame(comm) == {"type": "error", "data": {"code": "bad_frame"}}
+    assert (await call(row)(live))["delivered_at"] is None  # a bad ack records nothing
+    await call(accept_chat_request)(mitra=mitra.user, session_id=live.id)
+    await next_frame(comm, "chat_request.accepted")
+    first = await call(row)(waiting)
+    await comm.send_json_to({"type": "ack", "seq": 3})  # late: after the request was resolved
+    await asyncio.sleep(0.2)
+    acked = await call(row)(live)
+    assert acked["delivered_via"] == "websocket" and acked["response"] == "accepted"
+    assert await call(row)(waiting) == first  # written once
+    await comm.disconnect()
+
+
+def test_seen_records_delivery_and_seen_once(db, customer, make_mitra):
+    mitra = make_mitra()
+    session_id = customer.post("/api/customer/chat-requests/", {"duration_minutes": 10}).json()["session_id"]
+    path = f"/api/mitra/chat-requests/{session_id}/seen/"
+    response = mitra.post(path, {"via": "push"})
+    assert response.status_code == 200 and response.json()["status"] == "pending"
+    row = ChatRequestNotification.objects.get(session_id=session_id)
+    assert (row.delivered_via, row.seen_at is not None) == ("push", True)
+    assert mitra.post(path).status_code == 200  # idempotent; the first proof stays
+    again = ChatRequestNotification.objects.get(session_id=session_id)
+    assert (again.delivered_at, again.delivered_via, again.seen_at) == (row.delivered_at, "push", row.seen_at)
+    assert mitra.post(path, {"via": "carrier-pigeon"}).status_code == 400
+    assert customer.post(path).status_code == 403
+    assert make_mitra().post(path).status_code == 404
+    history = mitra.get("/api/mitra/chat-requests/history/").json()["results"][0]
+    assert history["delivered_via"] == "push" and history["seen_at"] is not None
+    customer.post(f"/api/customer/chat-requests/{session_id}/cancel/")
+    late = make_mitra()  # not notified: 404; the notified one may still prove delivery after resolution
+    assert late.post(path).status_code == 404
+    assert ChatRequestNotification.objects.get(session_id=session_id).response == "cancelled"
+
+
+def test_prune_keeps_the_last_500_and_the_last_10_minutes(db, make_mitra, make_customer):
+    mitra = make_mitra()
+    customers = [make_customer() for _ in range(2)]
+    for i in range(260):  # 520 events: new + cancelled each
+        session_id = customers[i % 2].post("/api/customer/chat-requests/", {"duration_minutes": 10}).json()
+        customers[i % 2].post(f"/api/customer/chat-requests/{session_id['session_id']}/cancel/")
+    assert UserEvent.objects.filter(user=mitra.user).count() == 520
+    assert prune(timezone.now()) == 0  # all within 10 minutes
+    EventBatch.objects.update(created_at=timezone.now() - timedelta(minutes=11))
+    prune(timezone.now())
+    kept = sorted(UserEvent.objects.filter(user=mitra.user).values_list("seq", flat=True))
+    assert kept == list(range(520 - KEEP_LAST + 1, 521))
+    assert mitra.get("/api/events/?since=19").json()["resync"] is True
+    assert len(mitra.get("/api/events/?since=20").json()["events"]) == 500
+
+
+def test_a_committed_change_answers_its_success_code_when_redis_is_unreachable(db, customer, make_mitra, settings):
+    mitra = make_mitra()
+    dead = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                                           "CONFIG": {"hosts": [dead]}}}  # fmt: skip
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}}
+    from channels.layers import channel_layers
+    from django.core.cache import caches
+
+    channel_layers.backends.clear()
+    caches._settings = None
+    try:
+        create = customer.post("/api/customer/chat-requests/", {"duration_minutes": 10})
+        assert create.status_code == 201
+        session_id = create.json()["session_id"]
+        assert mitra.post(f"/api/mitra/chat-requests/{session_id}/accept/").status_code == 200
+        login = customer.client.post(
+            "/api/auth/token/", {"username": customer.user.username, "password": "secret-pass-123"}, format="json"
+        )
+        assert login.status_code == 200  # the throttle fails open
+        # Nothing is lost: the events wait in the outbox for the relay and for resumes.
+        assert [f["type"] for f in mitra.get("/api/events/?since=0").json()["events"]] == [
+            "chat_request.new", "chat_request.accepted",
+        ]  # fmt: skip
+        assert EventBatch.objects.filter(dispatched_at__isnull=True).count() == 3
+    finally:
+        channel_layers.backends.clear()
+        caches._settings = None
