@@ -27,6 +27,8 @@ SORT_COLUMNS = [
     "missed",
     "cancelled",
     "acceptance_rate",
+    "delivery_rate",
+    "delivered_acceptance_rate",
     "avg_response_seconds",
     "avg_active_session_count",
     "early_end_rate",

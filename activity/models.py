@@ -39,6 +39,10 @@ class MitraDailyActivity(models.Model):
     response_time_sum = models.FloatField(default=0)
     answered = models.PositiveIntegerField(default=0)
     active_session_sum = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    seen = models.PositiveIntegerField(default=0)
+    delivered_accepted = models.PositiveIntegerField(default=0)
+    delivered_rate_base = models.PositiveIntegerField(default=0)
 
     class Meta:
         db_table = "activity_mitra_daily"

@@ -28,7 +28,8 @@ COUNTED = [R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED, R.CANCELLED]
 CHARTED = [R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED]  # the mitra page's daily chart
 ANSWERED = Q(response__in=[R.ACCEPTED, R.REJECTED])
 FIGURES = ("notified", "accepted", "rejected", "ignored", "missed", "cancelled", "response_time_sum", "answered",
-           "active_session_sum")  # fmt: skip
+           "active_session_sum", "delivered", "seen", "delivered_accepted", "delivered_rate_base")  # fmt: skip
+DELIVERED = Q(delivered_at__isnull=False)
 
 
 @dataclass
@@ -46,6 +47,10 @@ class ActivityRow:
     response_time_sum: float = 0.0
     answered: int = 0  # accepted + rejected rows with a response time
     active_session_sum: int = 0
+    delivered: int = 0  # offers the app proved it received (section 11)
+    seen: int = 0
+    delivered_accepted: int = 0
+    delivered_rate_base: int = 0  # delivered rows answered accepted, rejected or ignored
     accepted_sessions: int = 0  # sessions accepted in the range (early-end rate's base)
     early_ends: int = 0
 
@@ -56,6 +61,15 @@ class ActivityRow:
     @property
     def acceptance_rate(self) -> float | None:
         return self.accepted / self.rate_base if self.rate_base else None
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return self.delivered / self.notified if self.notified else None
+
+    @property
+    def delivered_acceptance_rate(self) -> float | None:
+        """Acceptance over offers that reached the app: an offer that never arrived is not held against a mitra."""
+        return self.delivered_accepted / self.delivered_rate_base if self.delivered_rate_base else None
 
     @property
     def avg_response_seconds(self) -> float | None:
@@ -86,6 +100,10 @@ class ActivityRow:
             "acceptance_rate": self.acceptance_rate,
             "avg_response_seconds": self.avg_response_seconds,
             "avg_active_session_count": self.avg_active_session_count,
+            "delivered": self.delivered,
+            "seen": self.seen,
+            "delivery_rate": self.delivery_rate,
+            "delivered_acceptance_rate": self.delivered_acceptance_rate,
             "accepted_sessions": self.accepted_sessions,
             "early_ends": self.early_ends,
             "early_end_rate": self.early_end_rate,
@@ -113,6 +131,10 @@ def per_mitra(notifications: QuerySet[ChatRequestNotification]) -> dict[int, dic
             response_time_sum=Sum("response_time_seconds", filter=ANSWERED, default=0.0),
             answered=Count("response_time_seconds", filter=ANSWERED),
             active_session_sum=Sum("active_session_count", default=0),
+            delivered=Count("id", filter=DELIVERED),
+            seen=Count("id", filter=Q(seen_at__isnull=False)),
+            delivered_accepted=Count("id", filter=DELIVERED & Q(response=R.ACCEPTED)),
+            delivered_rate_base=Count("id", filter=DELIVERED & Q(response__in=[R.ACCEPTED, R.REJECTED, R.IGNORED])),
             **_response_counts(),
         )
     )

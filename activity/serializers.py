@@ -13,6 +13,12 @@ class ActivityTotalsSerializer(serializers.Serializer):
     acceptance_rate = serializers.FloatField(allow_null=True, help_text="accepted / (accepted + rejected + ignored)")
     avg_response_seconds = serializers.FloatField(allow_null=True, help_text="over accepted and rejected rows")
     avg_active_session_count = serializers.FloatField(allow_null=True)
+    delivered = serializers.IntegerField(help_text="offers whose delivery the app proved (ack or seen/)")
+    seen = serializers.IntegerField(help_text="offers the overlay showed")
+    delivery_rate = serializers.FloatField(allow_null=True, help_text="delivered / notified")
+    delivered_acceptance_rate = serializers.FloatField(
+        allow_null=True, help_text="accepted / (accepted + rejected + ignored), delivered rows only"
+    )
     accepted_sessions = serializers.IntegerField(help_text="sessions accepted in the range")
     early_ends = serializers.IntegerField(help_text="of those, ended early by the mitra")
     early_end_rate = serializers.FloatField(allow_null=True)

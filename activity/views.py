@@ -27,7 +27,7 @@ from .templatetags.activity import rate, seconds
 CSV_COLUMNS = [
     "mitra_id", "display_name", "notified", "accepted", "rejected", "ignored", "missed", "cancelled",
     "acceptance_rate", "avg_response_seconds", "avg_active_session_count", "early_ends", "accepted_sessions",
-    "early_end_rate",
+    "early_end_rate", "delivered", "seen", "delivery_rate", "delivered_acceptance_rate",
 ]  # fmt: skip
 LOG_PAGE_SIZE = 50
 
@@ -83,6 +83,8 @@ def display_row(row: selectors.ActivityRow, detail_suffix: str) -> dict:
         "missed": row.missed,
         "cancelled": row.cancelled,
         "acceptance": rate(row.accepted, row.rate_base),
+        "delivery": rate(row.delivered, row.notified),
+        "delivered_acceptance": rate(row.delivered_accepted, row.delivered_rate_base),
         "avg_response": seconds(row.avg_response_seconds),
         "answered": f"n={row.answered}" if row.answered else "",
         "avg_active": "—" if row.avg_active_session_count is None else f"{row.avg_active_session_count:.2f}",

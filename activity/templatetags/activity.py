@@ -27,10 +27,11 @@ def seconds(value: float | None) -> str:
 ROW_HTML = (
     '<tr><td><a href="{}">{}</a></td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
     '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+    '<td class="num">{}</td><td class="num">{}</td>'
     '<td class="num">{} <small>{}</small></td><td class="num">{}</td><td class="num">{}</td></tr>'
 )
 ROW_CELLS = ("href", "name", "notified", "accepted", "rejected", "ignored", "missed", "cancelled", "acceptance",
-             "avg_response", "answered", "avg_active", "early_ends")  # fmt: skip
+             "delivery", "delivered_acceptance", "avg_response", "answered", "avg_active", "early_ends")  # fmt: skip
 
 
 @register.simple_tag
@@ -38,5 +39,5 @@ def activity_rows(rows: list[dict]) -> str:
     """The activity table's body, built like the admin's change list (`items_for_result`):
     one format_html per row instead of a dozen template nodes, for 500 mitras at a time."""
     if not rows:
-        return format_html('<tr><td colspan="11" class="empty">{}</td></tr>', "No mitras match.")
+        return format_html('<tr><td colspan="13" class="empty">{}</td></tr>', "No mitras match.")
     return format_html_join("\n", ROW_HTML, ([row[c] for c in ROW_CELLS] for row in rows))
