@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from .event import Audience, Event
+from .event import Audience, Event, encode
 from .models import EventBatch, EventSequence, UserEvent
 
 # Contract section 11: at least the last 10 minutes and the last 500 events per user are kept.
@@ -131,8 +131,7 @@ def undispatched(older_than: datetime, not_before: datetime, limit: int = 200) -
         audiences = []
         for index, data in enumerate(json.loads(batch.audiences_json)):
             pairs = members.get((batch.pk, index), [])
-            audiences.append(Audience(data, json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-                                      tuple(u for u, _ in pairs), tuple(s for _, s in pairs)))  # fmt: skip
+            audiences.append(Audience(data, encode(data), tuple(u for u, _ in pairs), tuple(s for _, s in pairs)))
         recipients = sorted({u for a in audiences for u in a.user_ids})
         events.append(Event(batch.type, audiences, recipients, batch.pk, batch.created_at))
     return events

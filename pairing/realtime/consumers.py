@@ -149,8 +149,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
         if stored is None:
             return False
         for event in stored:
-            text = delivery.frame(event.type, event.data_json, event.created_at, seq=event.seq)
-            await self._send(text)
+            await self._send(delivery.stored_frame(event))
             self._offered(event.seq, event.type, event.session_id)
         self.last_seq = max(self.last_seq, upto)
         return True

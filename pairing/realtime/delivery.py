@@ -27,6 +27,7 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from ..events.bus import Event
+from ..events.outbox import StoredEvent
 
 EVERYONE_GROUP = "everyone"
 MESSAGE_TYPE = "pairing.event"  # handled by the consumers' `pairing_event` method
@@ -96,6 +97,11 @@ def frame(event_type: str, data_json: str | None = None, sent_at: datetime | Non
     extra = "".join(f"{json.dumps(key)}:{json.dumps(value)}," for key, value in top.items())
     body = f'"data":{data_json}' if data_json is not None else ""
     return f"{head_start}{head_end}{extra}{body}".rstrip(",") + "}"
+
+
+def stored_frame(event: StoredEvent) -> str:
+    """A frame replayed from the outbox: as it went out live, dated when its change committed."""
+    return frame(event.type, event.data_json, event.created_at, seq=event.seq)
 
 
 def sends_for(event: Event) -> list[tuple[str, dict[str, Any]]]:
