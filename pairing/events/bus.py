@@ -71,7 +71,7 @@ def send_event_on_commit(*, event_type: str, audiences: Iterable[tuple[dict[str,
         return
     if getattr(_pending, "events", None) is None:
         raise RuntimeError("send_event_on_commit outside a change: wrap the service in events.bus.changing()")
-    _pending.events.append(Event(event_type, built, sorted({uid for audience in built for uid in audience.user_ids})))
+    _pending.events.append(Event(event_type, built))
 
 
 def dispatch(event: Event) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -16,6 +17,8 @@ def encode(data: Any) -> str:
 
 @dataclass
 class Audience:
+    """Some users and the data they get. `user_ids` is sorted; `seqs` follow its order."""
+
     data: dict[str, Any]
     data_json: str
     user_ids: tuple[int, ...]
@@ -26,9 +29,12 @@ class Audience:
 class Event:
     type: str
     audiences: list[Audience]
-    recipients: list[int] = field(default_factory=list)
     batch_id: int | None = None
     created_at: datetime | None = None
+
+    @cached_property
+    def recipients(self) -> list[int]:
+        return sorted({user_id for audience in self.audiences for user_id in audience.user_ids})
 
     @property
     def session_id(self) -> str | None:

@@ -40,7 +40,6 @@ def write(events: list[Event], now: datetime) -> None:
     )  # fmt: skip
     wanted = Counter(user_id for event in events for audience in event.audiences for user_id in audience.user_ids)
     table = EventSequence._meta.db_table
-    last: dict[int, int] = {}
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (user_id, last_seq) VALUES {_values(sorted(wanted.items()))} "
@@ -104,12 +103,17 @@ def events_after(user_id: int, after: int, upto: int) -> list[StoredEvent] | Non
     for seq, audience, event_type, created_at, audiences_json in rows:
         data = json.loads(audiences_json)[audience]
         session_id = data.get("session_id") if isinstance(data, dict) else None
-        stored.append(
-            StoredEvent(
-                seq, event_type, created_at, json.dumps(data, ensure_ascii=False, separators=(",", ":")), session_id
-            )
-        )
+        stored.append(StoredEvent(seq, event_type, created_at, encode(data), session_id))
     return stored
+
+
+def events_since(user_id: int, since: int | None) -> tuple[int, list[StoredEvent] | None]:
+    """What a resume from `since` gets: (the latest seq, the events after `since`), or None
+    for the events when the client must resync (a bad or future `since`, or a gap not kept)."""
+    latest = latest_seq(user_id)
+    if since is None or since > latest:
+        return latest, None
+    return latest, events_after(user_id, since, latest)
 
 
 def undispatched(older_than: datetime, not_before: datetime, limit: int = 200) -> list[Event]:
@@ -132,8 +136,7 @@ def undispatched(older_than: datetime, not_before: datetime, limit: int = 200) -
         for index, data in enumerate(json.loads(batch.audiences_json)):
             pairs = members.get((batch.pk, index), [])
             audiences.append(Audience(data, encode(data), tuple(u for u, _ in pairs), tuple(s for _, s in pairs)))
-        recipients = sorted({u for a in audiences for u in a.user_ids})
-        events.append(Event(batch.type, audiences, recipients, batch.pk, batch.created_at))
+        events.append(Event(batch.type, audiences, batch.pk, batch.created_at))
     return events
 
 

@@ -139,20 +139,29 @@ class PairingConsumer(AsyncWebsocketConsumer):
         self.offers = [(latest, session_id) for session_id in offered]
 
     async def _resume(self, since: int | None) -> None:
-        latest = await database_sync_to_async(outbox.latest_seq)(self.user.id)
-        if since is None or since > latest or not await self._replay(since, latest):
-            await self._hello(resync=True)
-
-    async def _replay(self, after: int, upto: int) -> bool:
-        """Send the user's events after..upto from the outbox; False if some are gone."""
-        stored = await database_sync_to_async(outbox.events_after)(self.user.id, after, upto)
+        latest, stored = await database_sync_to_async(outbox.events_since)(self.user.id, since)
         if stored is None:
+            await self._hello(resync=True)
+        else:
+            await self._send_stored(stored, latest)
+
+    async def _fill_to(self, upto: int) -> bool:
+        """Bring the socket up to `upto` from the outbox; if some events are no longer kept,
+        resync instead (the snapshot covers them) and return False."""
+        if upto <= self.last_seq:
+            return True
+        stored = await database_sync_to_async(outbox.events_after)(self.user.id, self.last_seq, upto)
+        if stored is None:
+            await self._hello(resync=True)
             return False
+        await self._send_stored(stored, upto)
+        return True
+
+    async def _send_stored(self, stored: list[outbox.StoredEvent], upto: int) -> None:
         for event in stored:
             await self._send(delivery.stored_frame(event))
             self._offered(event.seq, event.type, event.session_id)
         self.last_seq = max(self.last_seq, upto)
-        return True
 
     def _offered(self, seq: int, event_type: str, session_id: str | None) -> None:
         if event_type == "chat_request.new" and session_id and self.user.role == Role.MITRA:
@@ -161,8 +170,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
     async def catch_up(self, upto: int) -> None:
         """Send what this socket missed up to `upto` (the hub saw it behind)."""
         async with self.sending:
-            if upto > self.last_seq and not await self._replay(self.last_seq, upto):
-                await self._hello(resync=True)
+            await self._fill_to(upto)
 
     async def heartbeat(self, latest: int) -> None:
         async with self.sending:
@@ -189,9 +197,8 @@ class PairingConsumer(AsyncWebsocketConsumer):
         async with self.sending:
             if seq <= self.last_seq:
                 return  # sent already (a relay's second copy, or a catch-up got there first)
-            if seq > self.last_seq + 1 and not await self._replay(self.last_seq, seq - 1):
-                await self._hello(resync=True)
-                return
+            if not await self._fill_to(seq - 1):
+                return  # resynced: the snapshot covers this event too
             await self._send(text)
             self.last_seq = seq
             self._offered(seq, message["event_type"], message["session_id"])

@@ -55,11 +55,10 @@ def packed_index(packed: bytes, user_id: int) -> int | None:
 def message(event: Event) -> dict[str, Any]:
     """The layer message of an event: its frame head, computed once, and each audience's
     data with its users (sorted) and their seqs in the same order."""
-    audiences = []
-    for audience in event.audiences:
-        pairs = sorted(zip(audience.user_ids, audience.seqs, strict=True))
-        audiences.append([audience.data_json, array("I", [u for u, _ in pairs]).tobytes(),
-                          array("I", [s for _, s in pairs]).tobytes()])  # fmt: skip
+    audiences = [
+        [audience.data_json, array("I", audience.user_ids).tobytes(), array("I", audience.seqs).tobytes()]
+        for audience in event.audiences
+    ]
     return {
         "type": MESSAGE_TYPE,
         "head": _head(event.type, event.created_at),

@@ -38,11 +38,9 @@ class EventsView(APIView):
         since = parse_since(request.query_params.get("since"))
         if since is None:
             raise ValidationError({"since": ["A non-negative integer is required."]})
-        user = request.user
-        latest = outbox.latest_seq(user.id)
-        stored = outbox.events_after(user.id, since, latest) if since <= latest else None
+        latest, stored = outbox.events_since(request.user.id, since)
         if stored is None:
-            latest, data, _ = snapshot(user)
+            latest, data, _ = snapshot(request.user)
             return Response({"events": [], "seq": latest, "resync": True, "snapshot": data})
         frames = [
             json.loads(delivery.frame(event.type, event.data_json, event.created_at, seq=event.seq)) for event in stored
