@@ -6,14 +6,18 @@ DRF's own exceptions in the same shape, so no view builds an error body by hand.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from .messages import ERROR_MESSAGES
+
+logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -76,6 +80,12 @@ def _flatten(value: Any) -> list[Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database went away before the change committed (a change that committed
+        # publishes after commit and never raises): nothing happened, so say so and when
+        # to try again, instead of a 500 the app cannot tell from a half-done change.
+        logger.warning("database unavailable: %s", exc)
+        return Response(error_body("unavailable"), status=503, headers={"Retry-After": "1"})
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, **exc.extra), status=exc.status_code)
     if isinstance(exc, Http404):

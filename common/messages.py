@@ -37,4 +37,5 @@ ERROR_MESSAGES: dict[str, str] = {
     "early_end_disabled": "Ending a session early is disabled.",
     "session_not_active": "This session is not active.",
     "server_error": "Something went wrong on our side.",
+    "unavailable": "The service is briefly unavailable; nothing was changed. Try again.",
 }

