@@ -214,8 +214,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
             frame = None
         kind = frame.get("type") if isinstance(frame, dict) else None
         if kind == "ping":
-            await self.on_ping()
-            await self.send(text_data='{"type":"pong"}')
+            await self.send(text_data='{"type":"pong"}')  # presence needs nothing: the process refreshes it
         elif kind == "ack" and await self._ack(frame.get("seq")):
             return
         else:
@@ -233,9 +232,6 @@ class PairingConsumer(AsyncWebsocketConsumer):
             )
         return True
 
-    async def on_ping(self) -> None:
-        pass
-
 
 class MitraConsumer(PairingConsumer):
     role = Role.MITRA
@@ -245,12 +241,6 @@ class MitraConsumer(PairingConsumer):
             await presence.connected(self.user.id, self.channel_name)
         except Exception:  # without presence the mitra may get a push too: harmless, never a closed socket
             logger.warning("presence not recorded for mitra %s", self.user.id, exc_info=True)
-
-    async def on_ping(self) -> None:
-        try:
-            await presence.seen(self.user.id, self.channel_name)
-        except Exception:
-            logger.info("presence not refreshed for mitra %s", self.user.id, exc_info=True)
 
     async def disconnect(self, code: int) -> None:
         if self.user is not None:

@@ -1,30 +1,54 @@
 """Which mitras have an open mitra socket right now, across processes.
 
-Each open socket is a member `<mitra_id>:<connection>` of one Redis sorted set,
-scored with the time it was last seen. Every daphne process refreshes its own
-sockets every HEARTBEAT_SECONDS; a member older than GRACE_SECONDS no longer counts,
-so a crashed process does not leave its mitras online. This is separate from
+Each open socket is a member `<mitra_id>:<connection>` of one Redis sorted set, scored
+with the time it was last seen; a member older than GRACE_SECONDS no longer counts, so
+a crashed process does not leave its mitras online. This is separate from
 `is_available`, which is the mitra's own choice.
+
+Presence costs Redis one pipeline per process per tick, not a call per socket: sockets
+that open or close within FLUSH_DELAY_SECONDS of each other are written together, every
+HEARTBEAT_SECONDS one pipeline refreshes all of the process's sockets, and a socket's
+own pings cost nothing. With Redis down, the writes wait for the next tick; no socket
+is ever closed for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
+logger = logging.getLogger(__name__)
+
 HEARTBEAT_SECONDS = 15
 GRACE_SECONDS = 45
+FLUSH_DELAY_SECONDS = 0.05
+# One process needs one connection for its ticks; the spare ones cover a slow tick.
+ASYNC_POOL_SIZE = 4
+SYNC_POOL_SIZE = 16  # request threads asking who is online (daphne's thread pool is smaller)
+POOL_WAIT_SECONDS = 5
 
+
+@dataclass(eq=False)
+class _Process:
+    """One event loop's sockets: what Redis knows, and what it is still to be told."""
+
+    client: aioredis.Redis
+    members: set[str] = field(default_factory=set)
+    added: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    flushed: asyncio.Future | None = None  # the next write, shared by every socket waiting on it
+    heartbeat: asyncio.Task | None = None
+
+
+_processes: dict[asyncio.AbstractEventLoop, _Process] = {}
 _sync_client: redis.Redis | None = None
-_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_local_members: dict[asyncio.AbstractEventLoop, set[str]] = {}
-_heartbeats: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 
 
 def _key() -> str:
@@ -34,17 +58,24 @@ def _key() -> str:
 def _sync() -> redis.Redis:
     global _sync_client
     if _sync_client is None:
-        _sync_client = redis.Redis.from_url(settings.REDIS_URL)
+        pool = redis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=SYNC_POOL_SIZE, timeout=POOL_WAIT_SECONDS
+        )
+        _sync_client = redis.Redis(connection_pool=pool)
     return _sync_client
 
 
-def _async() -> aioredis.Redis:
+def _process() -> _Process:
     loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL)
-        _async_clients[loop] = client
-    return client
+    process = _processes.get(loop)
+    if process is None:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=ASYNC_POOL_SIZE, timeout=POOL_WAIT_SECONDS
+        )
+        process = _processes[loop] = _Process(client=aioredis.Redis(connection_pool=pool))
+    if process.heartbeat is None or process.heartbeat.done():
+        process.heartbeat = loop.create_task(_heartbeat(process))
+    return process
 
 
 def member(mitra_id: int, connection: str) -> str:
@@ -52,36 +83,80 @@ def member(mitra_id: int, connection: str) -> str:
 
 
 async def connected(mitra_id: int, connection: str) -> None:
-    loop = asyncio.get_running_loop()
+    """Count the socket as online; returns once Redis has it (raises if Redis is down)."""
+    process = _process()
     name = member(mitra_id, connection)
-    _local_members.setdefault(loop, set()).add(name)
-    await _async().zadd(_key(), {name: time.time()})
-    if loop not in _heartbeats or _heartbeats[loop].done():
-        _heartbeats[loop] = loop.create_task(_heartbeat(loop))
-
-
-async def seen(mitra_id: int, connection: str) -> None:
-    await _async().zadd(_key(), {member(mitra_id, connection): time.time()})
+    process.members.add(name)
+    process.removed.discard(name)
+    process.added.add(name)
+    await _flush_soon(process)
 
 
 async def disconnected(mitra_id: int, connection: str) -> None:
+    process = _process()
     name = member(mitra_id, connection)
-    _local_members.get(asyncio.get_running_loop(), set()).discard(name)
-    await _async().zrem(_key(), name)
+    process.members.discard(name)
+    process.added.discard(name)
+    process.removed.add(name)
+    await _flush_soon(process)
 
 
-async def _heartbeat(loop: asyncio.AbstractEventLoop) -> None:
+async def _flush_soon(process: _Process) -> None:
+    """Join the write that is about to go out, or start one."""
+    if process.flushed is None:
+        loop = asyncio.get_running_loop()
+        process.flushed = loop.create_future()
+        loop.call_later(FLUSH_DELAY_SECONDS, lambda: loop.create_task(_flush(process)))
+    await asyncio.shield(process.flushed)
+
+
+async def _flush(process: _Process) -> None:
+    waiting, process.flushed = process.flushed, None
+    added, process.added = process.added, set()
+    removed, process.removed = process.removed, set()
+    try:
+        async with process.client.pipeline(transaction=False) as pipe:
+            if added:
+                pipe.zadd(_key(), dict.fromkeys(added, time.time()))
+            if removed:
+                pipe.zrem(_key(), *removed)
+            await pipe.execute()
+    except Exception as exc:  # Redis is down: the heartbeat writes everything again when it is back
+        process.removed |= removed - process.members
+        if waiting is not None and not waiting.done():
+            waiting.set_exception(exc)
+            waiting.exception()  # retrieved: nobody else need be waiting on it
+        return
+    if waiting is not None and not waiting.done():
+        waiting.set_result(None)
+
+
+async def _heartbeat(process: _Process) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_SECONDS)
-        members = _local_members.get(loop)
-        if not members:
-            continue
-        now = time.time()
-        client = _async()
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.zadd(_key(), dict.fromkeys(members, now))
-            pipe.zremrangebyscore(_key(), "-inf", now - GRACE_SECONDS)  # members of dead processes
+        try:
+            await refresh(process)
+        except Exception:
+            logger.warning("presence heartbeat failed; trying again in %s s", HEARTBEAT_SECONDS, exc_info=True)
+
+
+async def refresh(process: _Process | None = None) -> None:
+    """Every socket of this process seen now, sockets closed meanwhile removed, and members
+    of dead processes dropped: one pipeline."""
+    process = process or _process()
+    now = time.time()
+    removed, process.removed = process.removed, set()
+    try:
+        async with process.client.pipeline(transaction=False) as pipe:
+            if process.members:
+                pipe.zadd(_key(), dict.fromkeys(process.members, now))
+            if removed:
+                pipe.zrem(_key(), *removed)
+            pipe.zremrangebyscore(_key(), "-inf", now - GRACE_SECONDS)
             await pipe.execute()
+    except Exception:
+        process.removed |= removed - process.members
+        raise
 
 
 def online_mitra_ids(candidates: Iterable[int] | None = None) -> set[int]:

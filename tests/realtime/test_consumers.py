@@ -223,6 +223,30 @@ async def test_presence_follows_open_sockets():
     await customer_ws.disconnect()
 
 
+def _presence_writes() -> int:
+    """Commands that wrote presence, as Redis counts them (all its clients)."""
+    stats = presence._sync().info("commandstats")
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("zadd", "zrem"))
+
+
+async def test_presence_costs_one_write_per_process_tick_not_one_per_socket():
+    mitras = [await account("mitra") for _ in range(30)]
+    before = await call(_presence_writes)()
+    sockets = await asyncio.gather(*(mitra_socket(m) for m in mitras))  # a burst, as after a deploy
+    opened = await call(_presence_writes)()
+    assert await call(presence.online_mitra_ids)([m.id for m in mitras]) == {m.id for m in mitras}
+    for comm in sockets:  # pings are answered, and cost Redis nothing
+        await comm.send_json_to({"type": "ping"})
+        assert await comm.receive_json_from(TIMEOUT) == {"type": "pong"}
+    pinged = await call(_presence_writes)()
+    await asyncio.gather(*(comm.disconnect() for comm in sockets))
+    closed = await call(_presence_writes)()
+    assert await call(presence.online_mitra_ids)([m.id for m in mitras]) == set()
+    assert opened - before <= 5, opened - before  # 30 sockets, a handful of pipelines
+    assert pinged == opened
+    assert closed - pinged <= 5, closed - pinged
+
+
 async def test_presence_expires_without_heartbeat(monkeypatch):
     mitra = await account("mitra")
     comm = await mitra_socket(mitra)
