@@ -18,6 +18,11 @@ from common.messages import EARLY_END_REASONS
 from pairing.models import ChatRequestNotification, ClosureInitiator, Role, SessionClosure, User
 
 DEFAULT_RANGE_DAYS = 30
+# A range is at most a year long and lies within these days: any date the calendar allows
+# used to reach `date + 1 day` (9999-12-31 overflowed) and a 8,000-year range cost seconds.
+MAX_RANGE_DAYS = 366
+EARLIEST_DAY = date(2020, 1, 1)
+MAX_MITRAS = 1000  # chosen at once in the filter
 SORT_COLUMNS = [
     "display_name",
     "notified",
@@ -77,10 +82,30 @@ class MitraFilter(django_filters.ModelMultipleChoiceFilter):
 class RangeFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
-        date_from, date_to = data.get("date_from"), data.get("date_to")
-        if date_from and date_to and date_from > date_to:
+        latest = timezone.localdate() + timedelta(days=MAX_RANGE_DAYS)
+        for name in ("date_from", "date_to"):
+            day = data.get(name)
+            if day is not None and not EARLIEST_DAY <= day <= latest:
+                self.add_error(name, f"Choose a day between {EARLIEST_DAY} and {latest}.")
+                data.pop(name, None)
+        if "date_from" in self.errors or "date_to" in self.errors:
+            return data
+        date_from, date_to = range_of(data.get("date_from"), data.get("date_to"))
+        if date_from > date_to:
             self.add_error("date_to", "The end date is before the start date.")
+        elif (date_to - date_from).days + 1 > MAX_RANGE_DAYS:
+            self.add_error("date_from", f"Choose at most {MAX_RANGE_DAYS} days at a time.")
+        mitras = data.get("mitra")
+        if mitras is not None and len(mitras) > MAX_MITRAS:
+            self.add_error("mitra", f"Choose at most {MAX_MITRAS} mitras at a time.")
         return data
+
+
+def range_of(date_from: date | None, date_to: date | None) -> tuple[date, date]:
+    """The days in force: the chosen ones, the missing end defaulting to today and the
+    missing start to 30 days before the end."""
+    date_to = date_to or timezone.localdate()
+    return date_from or date_to - timedelta(days=DEFAULT_RANGE_DAYS - 1), date_to
 
 
 class RangeFilter(django_filters.FilterSet):
@@ -116,9 +141,7 @@ class RangeFilter(django_filters.FilterSet):
     def dates(self) -> tuple[date, date]:
         """The chosen days, inclusive; by default the last 30 days up to today."""
         data = self.form.cleaned_data
-        date_to = data.get("date_to") or timezone.localdate()
-        date_from = data.get("date_from") or date_to - timedelta(days=DEFAULT_RANGE_DAYS - 1)
-        return date_from, date_to
+        return range_of(data.get("date_from"), data.get("date_to"))
 
     def date_range(self) -> tuple[datetime, datetime]:
         """[start, end) in time, for `notified_at`."""

@@ -10,17 +10,19 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common import spreadsheet
 from pairing.accounts.auth import IsStaff
 from pairing.models import ChatRequestNotification, Role, SessionClosure, User
 
 from . import charts, selectors
-from .filters import ActivityFilter, ClosureFilter
+from .filters import SORT_CHOICES, ActivityFilter, ClosureFilter
 from .serializers import ActivityResultSerializer
 from .templatetags.activity import rate, seconds
 
@@ -103,7 +105,7 @@ def _csv(filterset: ActivityFilter, table: selectors.ActivityTable | None) -> Ht
     writer.writerow(CSV_COLUMNS)
     for row in [*table.rows, table.totals]:
         values = row.as_dict()
-        writer.writerow(["" if values[c] is None else values[c] for c in CSV_COLUMNS])
+        writer.writerow(spreadsheet.row([values[column] for column in CSV_COLUMNS]))
     return response
 
 
@@ -150,14 +152,19 @@ class MitraActivityAPIView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("date_from", str, description="YYYY-MM-DD, inclusive"),
-            OpenApiParameter("date_to", str, description="YYYY-MM-DD, inclusive"),
-            OpenApiParameter("mitra", int, many=True, description="a mitra's user_id; repeatable"),
-            OpenApiParameter("sort", str, description="a column, '-' for descending"),
+            OpenApiParameter("date_from", OpenApiTypes.DATE, description="inclusive; default: 29 days before date_to"),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, description="inclusive; default: today"),
+            OpenApiParameter("mitra", int, many=True, description="a mitra's user_id; repeatable, up to 1,000"),
+            OpenApiParameter(
+                "sort", str, enum=[value for value, _ in SORT_CHOICES], description="a column, '-' for descending"
+            ),
         ],
         responses={200: ActivityResultSerializer},
     )
     def get(self, request: Request) -> Response:
+        blank = [name for name in ("date_from", "date_to") if request.query_params.get(name, None) == ""]
+        if blank:  # the page's form sends empty dates; a client omits them instead
+            raise ValidationError({name: ["Enter a date (YYYY-MM-DD) or leave the parameter out."] for name in blank})
         filterset, table = _activity(request.query_params)
         if table is None:
             raise ValidationError(filterset.errors())

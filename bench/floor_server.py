@@ -1,23 +1,35 @@
-"""A bare `websockets` broadcast server: the floor for the fan-out benchmark.
+"""A bare `websockets` server: the floor for the fan-out and resume benchmarks.
 
 `/clients` sockets only listen; a text frame on `/control` is broadcast as is to
-every client. Prints READY once listening.
+every client, except `{"burst": [frames]}`, which is kept: each `/burst` socket is sent
+those frames as soon as it opens (a resume without the database). Prints READY once
+listening.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 from websockets.asyncio.server import broadcast, serve
 
 clients: set = set()
+burst: list[str] = []
 
 
 async def handler(ws) -> None:
     if ws.request.path == "/control":
         async for message in ws:
-            broadcast(clients, message)
+            if message.startswith('{"burst"'):
+                burst[:] = json.loads(message)["burst"]
+            else:
+                broadcast(clients, message)
+        return
+    if ws.request.path == "/burst":
+        for frame in burst:
+            await ws.send(frame)
+        await ws.wait_closed()
         return
     clients.add(ws)
     try:

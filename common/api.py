@@ -21,6 +21,15 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid", input=data)
 
 
+class StrictCharField(serializers.CharField):
+    """Only JSON strings: a number is not a token, a username or a note."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StrictIntegerField(serializers.IntegerField):
     """Only JSON integers: a string, a float or a boolean is refused."""
 
@@ -37,7 +46,3 @@ def validated(
     serializer = serializer_class(data=request.data, partial=partial)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def client_address(request: Request) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"

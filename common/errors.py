@@ -105,6 +105,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return None
 
 
+def json_bad_request(request, exception=None) -> JsonResponse:
+    return JsonResponse(error_body("invalid", str(exception) if exception else None), status=400)
+
+
 def json_not_found(request, exception=None) -> JsonResponse:
     return JsonResponse(error_body("not_found"), status=404)
 

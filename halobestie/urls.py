@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, server_error
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common import errors
@@ -22,6 +22,13 @@ urlpatterns = [
     path("api/", include("pairing.urls")),
     path("control-center/", include("activity.urls")),
 ]
+
+
+def handler400(request, exception=None):
+    """A request Django refuses before any view (too many parameters, a bad Host)."""
+    if request.path.startswith("/api/"):
+        return errors.json_bad_request(request, exception)
+    return bad_request(request, exception)
 
 
 def handler404(request, exception=None):

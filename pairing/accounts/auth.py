@@ -49,6 +49,7 @@ class IsMitra(HasRole):
 
 
 class IsStaff(permissions.BasePermission):
+    role = Role.STAFF
     message = HasRole.message
 
     def has_permission(self, request, view) -> bool:

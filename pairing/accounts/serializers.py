@@ -2,14 +2,14 @@
 
 from rest_framework import serializers
 
-from common.api import StrictBooleanField
+from common.api import StrictBooleanField, StrictCharField
 
 from .models import Platform
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150, trim_whitespace=False)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    username = StrictCharField(max_length=150, trim_whitespace=False)
+    password = StrictCharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
 class AvailabilitySerializer(serializers.Serializer):
@@ -17,5 +17,5 @@ class AvailabilitySerializer(serializers.Serializer):
 
 
 class DeviceInputSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=512)
+    token = StrictCharField(max_length=512)
     platform = serializers.ChoiceField(choices=Platform.choices)

@@ -7,8 +7,9 @@ import logging
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import Group, Permission
-from django.core.cache import cache
+from django.contrib.auth.signals import user_logged_in
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.authtoken.models import Token
 
@@ -20,7 +21,7 @@ from .models import Device, MitraProfile, Role, User
 logger = logging.getLogger(__name__)
 
 STAFF_GROUP = "Control center staff"
-STAFF_APPS = ("appconfig", "pairing", "activity")
+STAFF_APPS = ("appconfig", "pairing", "activity", "axes")  # axes: seeing and lifting sign-in locks
 
 
 @transaction.atomic
@@ -64,41 +65,19 @@ class LoginThrottled(exceptions.Throttled):
     pass
 
 
-def _failure_keys(username: str, address: str) -> list[str]:
-    return [f"login-fail:user:{username.lower()}", f"login-fail:addr:{address}"]
+def login(*, username: str, password: str, request: HttpRequest) -> tuple[User, Token] | None:
+    """The user and its token for good credentials; None otherwise.
 
-
-def _check_login_allowed(username: str, address: str) -> None:
-    """429 once a username or an address has failed too often in the window.
-
-    The counters live in Redis. With Redis down the check fails open (logged): locking
-    every mitra out during an outage is worse than a few unthrottled guesses.
+    django-axes (in `authenticate`) counts failures per username and address together and
+    refuses a locked pair: the contract's 429 `throttled`, with when to try again.
     """
-    try:
-        counts = cache.get_many(_failure_keys(username, address))
-    except Exception:
-        logger.warning("login throttle unavailable (Redis down?): allowing the attempt", exc_info=True)
-        return
-    if any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values()):
+    user = authenticate(request=request, username=username, password=password)
+    if getattr(request, "axes_locked_out", False):  # Django's authenticate() swallows axes' refusal
         raise LoginThrottled(wait=settings.LOGIN_FAILURE_WINDOW_SECONDS)
-
-
-def _record_login_failure(username: str, address: str) -> None:
-    try:
-        for key in _failure_keys(username, address):
-            cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
-            cache.incr(key)
-    except Exception:
-        logger.warning("login failure not counted (Redis down?)", exc_info=True)
-
-
-def login(*, username: str, password: str, address: str) -> tuple[User, Token] | None:
-    """The user and its token for good credentials; None (and a recorded failure) otherwise."""
-    _check_login_allowed(username, address)
-    user = authenticate(username=username, password=password)
     if user is None:
-        _record_login_failure(username, address)
         return None
+    # A token sign-in is a sign-in: last_login, and axes clears this pair's failures.
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     token, _ = Token.objects.get_or_create(user=user)
     return user, token
 

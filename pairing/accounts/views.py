@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import ERROR, client_address, validated
+from common.api import ERROR, validated
 from common.errors import NotFound, error_body
 
 from .. import presenters
@@ -25,7 +25,7 @@ class LoginView(APIView):
     @extend_schema(request=LoginSerializer, responses={200: presenters.LoginResultSerializer, 400: ERROR, 429: ERROR})
     def post(self, request: Request) -> Response:
         data = validated(LoginSerializer, request)
-        result = services.login(username=data["username"], password=data["password"], address=client_address(request))
+        result = services.login(username=data["username"], password=data["password"], request=request._request)
         if result is None:
             return Response(error_body("invalid_credentials"), status=status.HTTP_400_BAD_REQUEST)
         user, token = result

@@ -2,12 +2,13 @@
 
 from rest_framework import serializers
 
+from common.api import StrictCharField
 from common.messages import EARLY_END_REASONS
 
 
 class EndSessionSerializer(serializers.Serializer):
     reason_code = serializers.ChoiceField(choices=list(EARLY_END_REASONS))
-    reason_note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason_note = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
     def validate(self, data: dict) -> dict:
         if data["reason_code"] == "other" and not data["reason_note"].strip():

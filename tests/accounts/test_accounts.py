@@ -24,7 +24,8 @@ def test_create_account_creates_and_updates(db, capsys):
 
 def test_staff_account_may_use_admin(db, client):
     call_command("create_account", "boss", role="staff", password="pw-123456")
-    assert client.login(username="boss", password="pw-123456")
+    signed_in = client.post("/admin/login/", {"username": "boss", "password": "pw-123456", "next": "/admin/"})
+    assert signed_in.status_code == 302
     page = client.get("/admin/appconfig/runtimeconfig/", follow=True)  # the one config row
     assert page.status_code == 200
     assert page.redirect_chain[-1][0].endswith("/change/")
@@ -50,22 +51,82 @@ def test_wrong_credentials_are_400_invalid_credentials(db, anon):
     assert anon.post(LOGIN, {"username": "ghost", "password": "x"}, format="json").status_code == 400
 
 
-@override_settings(LOGIN_FAILURE_LIMIT=3)
-def test_repeated_login_failures_are_throttled(db, anon):
+def _login(client, username: str, password: str, address: str = "10.0.0.1"):
+    return client.post(LOGIN, {"username": username, "password": password}, format="json", REMOTE_ADDR=address)
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_repeated_login_failures_lock_that_username_on_that_address(db, anon):
     call_command("create_account", "cus", role="customer", password="pw-123456")
-    for _ in range(3):
-        assert anon.post(LOGIN, {"username": "cus", "password": "bad"}, format="json").status_code == 400
-    blocked = anon.post(LOGIN, {"username": "cus", "password": "pw-123456"}, format="json")
+    assert [_login(anon, "cus", "bad").status_code for _ in range(3)] == [400, 400, 429]  # the third locks
+    blocked = _login(anon, "cus", "pw-123456")  # even the right password, from there
     assert blocked.status_code == 429
     assert blocked.json()["error"]["code"] == "throttled"
     assert int(blocked["Retry-After"]) > 0
 
 
-@override_settings(LOGIN_FAILURE_LIMIT=3)
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_an_attacker_elsewhere_cannot_lock_a_mitra_out(db, anon):
+    call_command("create_account", "ayu", role="mitra", password="pw-123456")
+    call_command("create_account", "budi", role="mitra", password="pw-654321")
+    for _ in range(5):
+        _login(anon, "ayu", "guess", address="203.0.113.9")
+    assert _login(anon, "ayu", "guess", address="203.0.113.9").status_code == 429
+    # Ayu on her own phone, and another mitra behind the attacker's address, sign in.
+    assert _login(anon, "ayu", "pw-123456", address="10.1.2.3").status_code == 200
+    assert _login(anon, "budi", "pw-654321", address="203.0.113.9").status_code == 200
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
 def test_successful_logins_are_not_throttled(db, anon):
     call_command("create_account", "cus", role="customer", password="pw-123456")
     for _ in range(6):
-        assert anon.post(LOGIN, {"username": "cus", "password": "pw-123456"}, format="json").status_code == 200
+        assert _login(anon, "cus", "pw-123456").status_code == 200
+    for _ in range(2):  # a success clears earlier failures
+        _login(anon, "cus", "bad")
+    assert _login(anon, "cus", "pw-123456").status_code == 200
+    for _ in range(2):
+        _login(anon, "cus", "bad")
+    assert _login(anon, "cus", "pw-123456").status_code == 200
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_staff_see_and_lift_a_lock_in_the_admin(db, anon, client):
+    call_command("create_account", "ayu", role="mitra", password="pw-123456")
+    call_command("create_account", "boss", role="staff", password="pw-boss-1")
+    for _ in range(3):
+        _login(anon, "ayu", "bad")
+    assert _login(anon, "ayu", "pw-123456").status_code == 429
+    client.force_login(User.objects.get(username="boss"))
+    page = client.get("/admin/axes/accessattempt/")
+    assert page.status_code == 200 and b"ayu" in page.content and b"10.0.0.1" in page.content
+    from axes.models import AccessAttempt
+
+    attempt = AccessAttempt.objects.get(username="ayu")
+    lifted = client.post(
+        "/admin/axes/accessattempt/", {"action": "delete_selected", "_selected_action": [attempt.pk], "post": "yes"}
+    )
+    assert lifted.status_code == 302
+    assert _login(anon, "ayu", "pw-123456").status_code == 200
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_staff_login_forms_are_protected_too(db, client):
+    call_command("create_account", "boss", role="staff", password="pw-boss-1")
+    for path in ("/control-center/login/", "/admin/login/"):
+        tries = [
+            client.post(path, {"username": "boss", "password": "wrong"}, REMOTE_ADDR="198.51.100.7") for _ in range(3)
+        ]
+        assert [page.status_code for page in tries] == [200, 200, 429]  # the form with its error, then locked
+        locked = client.post(path, {"username": "boss", "password": "pw-boss-1"}, REMOTE_ADDR="198.51.100.7")
+        assert locked.status_code == 429
+        assert b"Too many sign-in attempts" in locked.content
+        elsewhere = client.post(path, {"username": "boss", "password": "pw-boss-1"}, REMOTE_ADDR="192.0.2.1")
+        assert elsewhere.status_code == 302  # signed in from another address
+        client.logout()
+        from axes.models import AccessAttempt
+
+        AccessAttempt.objects.all().delete()
 
 
 def test_mitra_me_and_availability(make_mitra):

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import override_settings
 
-from pairing.models import Device, PushAttempt
+from pairing.models import Device, PushAttempt, User
 from pairing.realtime import presence
 from pairing.requests.services import (
     accept_chat_request,
@@ -172,7 +172,7 @@ def test_push_attempts_are_listed_in_the_admin(db, fcm, committing, client):
     fcm.script("tok-admin", "unregistered")
     committing(create_chat_request, customer=customer.user, duration_minutes=10)
     call_command("create_account", "boss", role="staff", password="pw-123456")
-    client.login(username="boss", password="pw-123456")
+    client.force_login(User.objects.get(username="boss"))
     page = client.get("/admin/pairing/pushattempt/")
     assert page.status_code == 200
     assert b"Invalid Token" in page.content  # the status

@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from appconfig.models import ConfigChange, RuntimeConfig
-from pairing.models import ChatSession, SessionClosure
+from pairing.models import ChatSession, SessionClosure, User
 from pairing.requests.services import (
     accept_chat_request,
     create_chat_request,
@@ -204,7 +204,7 @@ def test_flag_toggled_in_the_admin_counts_on_the_next_call(make_customer, make_m
     from django.core.management import call_command
 
     call_command("create_account", "boss", role="staff", password="pw-123456")
-    assert client.login(username="boss", password="pw-123456")
+    client.force_login(User.objects.get(username="boss"))
     mitra = make_mitra()
     session_id = start_session(make_customer(), mitra)
     assert mitra.post(end_path(session_id), {"reason_code": "customer_left"}).status_code == 403
