@@ -188,7 +188,9 @@ def run() -> int:
         _manage("seed_demo")
         listener = _listening_socket(host, int(port))
         fd = listener.fileno()
-        daphne = [str(BIN / "daphne")]
+        daphne = [sys.executable, "-m", "common.daphne_server"]  # daphne, tokens masked in its access log
+        if os.environ.get("TRUSTED_PROXY", "").lower() in ("1", "true", "yes", "on"):
+            daphne.append("--proxy-headers")  # the client's address (sign-in locks) from X-Forwarded-For
         private = [sockets_dir / f"web-{i}.sock" for i in range(web_concurrency())]
         children = [
             Child(f"web[{i}]", [*daphne, "--fd", str(fd), "-u", str(path), "halobestie.asgi:application"], (fd,))

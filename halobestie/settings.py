@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,10 +27,40 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
+LOCAL_HOSTS = "127.0.0.1,localhost,testserver,[::1]"
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", LOCAL_HOSTS)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment. A deployment (ALLOWED_HOSTS names real hosts) refuses
+    to start without one; on a developer's machine one is generated once and kept in
+    .run/secret_key, so sessions survive restarts and no key is ever built in."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    if set(ALLOWED_HOSTS) - set(LOCAL_HOSTS.split(",")):
+        raise ImproperlyConfigured("SECRET_KEY must be set when ALLOWED_HOSTS names hosts beyond this machine.")
+    path = BASE_DIR / ".run" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(get_random_secret_key())
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+# Behind TLS (a load balancer or proxy in front): every switch from the environment.
+TRUSTED_PROXY = env_bool("TRUSTED_PROXY", False)  # it sets X-Forwarded-Proto and X-Forwarded-For
+if TRUSTED_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]  # the load balancer's probe speaks plain HTTP
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 
 INSTALLED_APPS = [
     "daphne",

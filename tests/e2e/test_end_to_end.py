@@ -7,6 +7,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 import pytest
 from websockets.sync.client import connect
 
@@ -106,6 +107,20 @@ def _events_scenario(stack, open_socket):
         assert (closing["data"]["session_id"], closing["data"]["status"]) == (accepted_id, "closing")
     for ws in (mitras["mitra1"], customer_ws):
         assert receive(ws, "session.closed")["data"]["closed_at"]
+
+
+def test_tokens_never_reach_the_access_log(stack):
+    token = stack.login("mitra1")
+    httpx.get(f"{stack.url}/api/mitra/me/?token={token}&x=1", headers={"Authorization": f"Token {token}"})
+    with connect(f"{stack.ws_url}/ws/mitra/?token={token}") as ws:
+        receive(ws, "hello")
+    deadline = time.monotonic() + 5
+    while "GET /api/mitra/me/?token=***&x=1" not in stack.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = stack.log()
+    assert "GET /api/mitra/me/?token=***&x=1" in log and "WSCONNECT /ws/mitra/" in log
+    access = [line for line in log.splitlines() if '"GET ' in line or '"WS' in line]
+    assert access and not [line for line in access if token in line]  # (make run prints the demo tokens once)
 
 
 def test_bad_token_socket_is_closed_4401(stack):

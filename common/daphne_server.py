@@ -1,0 +1,39 @@
+"""daphne, with an access log that never writes a token: `python -m common.daphne_server
+[daphne's arguments]`.
+
+daphne's access log writes each HTTP request's URI with its query string, so a
+`?token=` (the WebSocket style of authentication, sent by a client to a REST URL too)
+would land in the log. This runs daphne's own command line with the same log format,
+but the values of secret-bearing parameters replaced by `***`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from daphne import cli
+from daphne.access import AccessLogGenerator
+
+SECRET_PARAMETER = re.compile(r"(?i)([?&](?:token|key|password|secret|api_key|access_token)=)[^&#\s]*")
+
+
+def masked(path: str) -> str:
+    return SECRET_PARAMETER.sub(r"\1***", path)
+
+
+class MaskedAccessLog(AccessLogGenerator):
+    def __call__(self, protocol, action, details):
+        if "path" in details:
+            details = {**details, "path": masked(str(details["path"]))}
+        return super().__call__(protocol, action, details)
+
+
+def main() -> None:
+    cli.AccessLogGenerator = MaskedAccessLog  # the class daphne's CLI builds its logger from
+    sys.argv[0] = "daphne"
+    cli.CommandLineInterface.entrypoint()
+
+
+if __name__ == "__main__":
+    main()
