@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from datetime import timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ import pytest
 from django.test import override_settings
 
 from pairing.models import ChatRequestNotification, ChatSession, SessionClosure
-from tests.support import JKT, SEED, at, make_account
+from tests.support import JKT, SEED, at, make_account, requires_postgres, run_together
 
 API = "/api/control-center/mitra-activity/"
 PAGE = "/control-center/mitra-activity/"
@@ -283,6 +284,19 @@ def test_force_closes_page_and_early_end_rate(seeded, staff, client):
     abusive = client.get(f"{url}&reason=customer_abusive").content.decode()
     assert "1 closures" in abusive
     assert client.get("/control-center/force-closes/?date_from=nope").status_code == 400
+
+
+@requires_postgres
+def test_two_beats_rolling_up_at_once_roll_up_each_day_once(transactional_db, seeded):
+    from activity.models import MitraDailyActivity
+    from activity.services import roll_up_final_days
+
+    now = at("2026-11-13 12:00")
+    first, second = run_together(lambda: roll_up_final_days(now=now), lambda: roll_up_final_days(now=now))
+    assert set(first).isdisjoint(second)
+    assert sorted(first + second) == [at("2026-11-09 00:00").date() + timedelta(days=i) for i in range(4)]
+    per_day = Counter(MitraDailyActivity.objects.values_list("day", "mitra_id"))
+    assert per_day and set(per_day.values()) == {1}
 
 
 def test_rollups_give_the_same_numbers_as_the_live_log(seeded, staff):
