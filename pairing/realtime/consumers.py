@@ -35,6 +35,7 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_WRONG_ROLE = 4403
 CLOSE_TRY_AGAIN_LATER = 1013  # the server cannot serve sockets right now (Redis down): reconnect and resume
 BAD_FRAME = '{"type":"error","data":{"code":"bad_frame"}}'
+_presence_writes: set[asyncio.Task] = set()  # kept, or asyncio may drop them
 
 
 def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
@@ -237,6 +238,12 @@ class MitraConsumer(PairingConsumer):
     role = Role.MITRA
 
     async def after_connect(self) -> None:
+        # Written with the process's next presence pipeline; `hello` does not wait for it.
+        task = asyncio.ensure_future(self._record_presence())
+        _presence_writes.add(task)
+        task.add_done_callback(_presence_writes.discard)
+
+    async def _record_presence(self) -> None:
         try:
             await presence.connected(self.user.id, self.channel_name)
         except Exception:  # without presence the mitra may get a push too: harmless, never a closed socket
