@@ -1,8 +1,8 @@
 """What a locked-out sign-in gets (django-axes' AXES_LOCKOUT_CALLABLE).
 
-The API login answers for itself in the contract's shape (400 for the failure that
-reached the limit, 429 `throttled` after it), so its response is kept; a sign-in page
-gets a page that says what happened and how it ends.
+The API login answers for itself in the contract's shape (429 `throttled` from the
+failure that reaches the limit on), so its response is kept; a sign-in page gets a page
+that says what happened and how it ends.
 """
 
 from __future__ import annotations
