@@ -95,23 +95,30 @@ class PairingConsumer(AsyncWebsocketConsumer):
         if user.role != self.role:
             await self.close(code=CLOSE_WRONG_ROLE)
             return
-        self.joined = [delivery.EVERYONE_GROUP, delivery.user_group(user.id)]
-        try:
-            for group in self.joined:
-                await self.channel_layer.group_add(group, self.channel_name)
-        except Exception:
-            logger.warning("socket of user %s refused: the channel layer is unreachable", user.id, exc_info=True)
-            await self.close(code=CLOSE_TRY_AGAIN_LATER)
-            return
+        # Broadcasts reach this process's hub once (hub.py); the socket's own group carries
+        # events for a few users. The lock is held from before the hub knows the socket until
+        # hello (or the resume) is sent: a broadcast arriving meanwhile waits, then skips what
+        # the snapshot covered.
         self.user = user
-        await self.after_connect()
-        since = _query(self.scope).get("since")
+        self.joined = [delivery.user_group(user.id)]
         async with self.sending:
+            try:
+                for group in self.joined:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                hub.register(self)
+                await hub.listening()
+            except Exception:
+                logger.warning("socket of user %s refused: the channel layer is unreachable", user.id, exc_info=True)
+                hub.unregister(self)
+                self.user = None
+                await self.close(code=CLOSE_TRY_AGAIN_LATER)
+                return
+            await self.after_connect()
+            since = _query(self.scope).get("since")
             if since is None:
                 await self._hello(resync=False)
             else:
                 await self._resume(parse_since(since[0]))
-        hub.register(self)
 
     async def after_connect(self) -> None:
         pass
@@ -189,12 +196,18 @@ class PairingConsumer(AsyncWebsocketConsumer):
             await super().dispatch(message)
 
     async def pairing_event(self, message: dict[str, Any]) -> None:
+        """An event for this user's own group (the hub hands broadcasts to `send_event`)."""
         if self.user is None:
             return
         found = delivery.frame_for(message, self.user.id, self.socket_id)
-        if found is None:
-            return
-        seq, text = found
+        if found is not None:
+            await self.send_event(*found, message)
+
+    def ready_for(self, seq: int) -> bool:
+        """Whether `seq` can go out now without waiting: the next one, nothing in flight."""
+        return seq == self.last_seq + 1 and not self.sending.locked()
+
+    async def send_event(self, seq: int, text: str, message: dict[str, Any]) -> None:
         async with self.sending:
             if seq <= self.last_seq:
                 return  # sent already (a relay's second copy, or a catch-up got there first)

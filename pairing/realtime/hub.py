@@ -1,4 +1,11 @@
-"""Each process's sockets, watched together: one query per tick, not one per socket.
+"""Each process's sockets, served together: one layer subscription and one query per
+tick for all of them, not one per socket.
+
+Broadcast events (a fan-out to many mitras) reach the process once, on the hub's own
+channel in the `everyone` group, and are handed to every socket here in one pass: one
+message to decode instead of one per socket, and no per-socket consumer wake-up. A
+socket with nothing in flight sends at once; one busy filling a gap gets it in a task of
+its own, so it never holds up the others.
 
 Every CATCH_UP_SECONDS the hub reads the latest `seq` of every user with a socket in
 this process. A socket still behind at two ticks in a row missed something (Redis was
@@ -15,9 +22,11 @@ import time
 from typing import Protocol
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from ..events import outbox
+from . import delivery
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +35,11 @@ class Socket(Protocol):
     last_seq: int
     last_sent: float
     user: object
+    socket_id: str
+
+    def ready_for(self, seq: int) -> bool: ...
+
+    async def send_event(self, seq: int, text: str, message: dict) -> None: ...
 
     async def catch_up(self, upto: int) -> None: ...
 
@@ -34,6 +48,8 @@ class Socket(Protocol):
 
 _sockets: dict[asyncio.AbstractEventLoop, dict[Socket, int]] = {}  # socket → latest seen behind it
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+_listeners: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+_subscribed: dict[asyncio.AbstractEventLoop, asyncio.Future] = {}
 _sends: set[asyncio.Task] = set()  # catch-ups and heartbeats under way (kept, or asyncio may drop them)
 
 
@@ -42,6 +58,50 @@ def register(socket: Socket) -> None:
     _sockets.setdefault(loop, {})[socket] = 0
     if loop not in _tasks or _tasks[loop].done():
         _tasks[loop] = loop.create_task(_watch(loop))
+    if loop not in _listeners or _listeners[loop].done():
+        _subscribed[loop] = loop.create_future()
+        _listeners[loop] = loop.create_task(_listen(loop))
+
+
+async def listening() -> None:
+    """Wait until this process's hub is subscribed to broadcasts (raises if it cannot be)."""
+    await asyncio.shield(_subscribed[asyncio.get_running_loop()])
+
+
+async def _listen(loop: asyncio.AbstractEventLoop) -> None:
+    """The process's one subscription to broadcast events, handed to every socket here."""
+    subscribed = _subscribed[loop]
+    while True:
+        try:
+            layer = get_channel_layer()
+            channel = await layer.new_channel("hub.")
+            await layer.group_add(delivery.EVERYONE_GROUP, channel)
+            if not subscribed.done():
+                subscribed.set_result(None)
+            while True:
+                await deliver(loop, await layer.receive(channel))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis down: the tick's catch-up serves sockets meanwhile
+            if not subscribed.done():  # the sockets waiting on it close with 1013 and reconnect
+                subscribed.set_exception(exc)
+                subscribed.exception()
+                subscribed = _subscribed[loop] = loop.create_future()
+            logger.warning("event hub lost its broadcast subscription; retrying", exc_info=True)
+            await asyncio.sleep(1)
+
+
+async def deliver(loop: asyncio.AbstractEventLoop, message: dict) -> None:
+    """Hand one broadcast to every socket of this process, in one pass."""
+    for socket in list(_sockets.get(loop, ())):
+        found = delivery.frame_for(message, socket.user.id, socket.socket_id)
+        if found is None:
+            continue
+        seq, text = found
+        if socket.ready_for(seq):
+            await socket.send_event(seq, text, message)  # no gap, nothing in flight: daphne queues it
+        else:
+            _start(socket.send_event(seq, text, message))
 
 
 def unregister(socket: Socket) -> None:

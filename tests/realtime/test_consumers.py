@@ -10,10 +10,11 @@ import asyncio
 import json
 
 import pytest
+from channels.layers import get_channel_layer
 
 from pairing.accounts.services import set_mitra_availability
 from pairing.models import ChatSession
-from pairing.realtime import presence
+from pairing.realtime import delivery, presence
 from pairing.requests.services import (
     accept_chat_request,
     cancel_chat_request,
@@ -94,6 +95,21 @@ async def test_ping_pong_and_bad_frames_keep_the_socket_open():
 
 
 # --- events ---------------------------------------------------------------------
+
+
+async def test_a_broadcast_reaches_the_process_once_and_every_socket_in_it():
+    mitras, customer = [await account("mitra") for _ in range(12)], await account("customer")
+    sockets = [await mitra_socket(m) for m in mitras]
+    layer = get_channel_layer()
+    everyone = layer._get_group_channel_name(delivery.EVERYONE_GROUP)
+    assert len(layer.groups[everyone]) == 1  # the hub's one subscription, not one per socket
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=30)
+    for comm in sockets:
+        frame = await next_frame(comm, "chat_request.new")
+        assert frame["data"]["session_id"] == str(session.id) and frame["seq"] == 1
+        await assert_silent(comm)  # once
+    for comm in sockets:
+        await comm.disconnect()
 
 
 async def test_new_taken_accepted_and_customer_events():
