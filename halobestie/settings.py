@@ -28,6 +28,7 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 LOCAL_HOSTS = "127.0.0.1,localhost,testserver,[::1]"
+BENCH_ROUTES = env_bool("BENCH_ROUTES", False)  # the HTTP benchmark's bare view (bench/views.py)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", LOCAL_HOSTS)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -126,6 +127,7 @@ _sqlite_options = {
     "timeout": 20,
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
 }
+DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "8"))  # PostgreSQL connections per process; 0: no pool
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -134,6 +136,11 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(_sqlite_options)
+elif DB_POOL_SIZE and not DATABASES["default"].get("CONN_MAX_AGE"):
+    # psycopg's pool, per process: a request borrows a connection instead of opening one
+    # (Django's persistent connections are not meant for ASGI). A broken connection is
+    # checked (Django asks the pool to) and replaced.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "pairing.User"

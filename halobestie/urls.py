@@ -1,5 +1,6 @@
 """The project's URLs: each app routes its own."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.defaults import bad_request, page_not_found, server_error
@@ -22,6 +23,12 @@ urlpatterns = [
     path("api/", include("pairing.urls")),
     path("control-center/", include("activity.urls")),
 ]
+
+
+if settings.BENCH_ROUTES:
+    from bench.views import three_queries
+
+    urlpatterns.append(path("bench/three-queries/", three_queries))
 
 
 def handler400(request, exception=None):

@@ -98,10 +98,13 @@ async def deliver(loop: asyncio.AbstractEventLoop, message: dict) -> None:
         if found is None:
             continue
         seq, text = found
-        if socket.ready_for(seq):
-            await socket.send_event(seq, text, message)  # no gap, nothing in flight: daphne queues it
-        else:
+        if not socket.ready_for(seq):
             _start(socket.send_event(seq, text, message))
+            continue
+        try:
+            await socket.send_event(seq, text, message)  # no gap, nothing in flight: daphne queues it
+        except Exception:  # one closing socket must not cost the others their event
+            logger.info("event not sent to a socket of user %s", socket.user.id, exc_info=True)
 
 
 def unregister(socket: Socket) -> None:
