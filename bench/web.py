@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
 import time
 
 import httpx
 
+from devtools.launcher import web_concurrency
 from devtools.stack import Stack
 
 CONCURRENCY = 32
@@ -151,7 +151,7 @@ def run(processes: int) -> dict[str, float]:
 
 
 def main() -> None:
-    cores = os.cpu_count() or 1
+    cores = web_concurrency()  # what `make run` starts: WEB_CONCURRENCY, or its default
     runs = {1: run(1)}
     if cores > 1:
         runs[cores] = run(cores)
