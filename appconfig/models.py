@@ -42,11 +42,11 @@ class RuntimeConfig(models.Model):
 
     class Meta:
         db_table = "app_config"
-        verbose_name = "app config"
-        verbose_name_plural = "app config"
+        verbose_name = "runtime settings"
+        verbose_name_plural = "runtime settings"
 
     def __str__(self) -> str:
-        return "App config"
+        return "Current settings"
 
     def save(self, *args, **kwargs):
         self.pk = self.SINGLETON_ID

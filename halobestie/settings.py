@@ -151,6 +151,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Staff pages and the admin show 24-hour times with the zone (common/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["common.formats"]
 # The control center's calendar days (date filters, daily caps) are in this zone.
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Jakarta")
 USE_I18N = True

@@ -4,12 +4,19 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.defaults import bad_request, page_not_found, server_error
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common import errors
 from common.health import health
 
+admin.site.site_header = "Halobestie admin"
+admin.site.site_title = "Halobestie admin"
+admin.site.index_title = "Accounts, settings and records"
+admin.site.site_url = "/control-center/"  # the admin's "View site"
+
 urlpatterns = [
+    path("", RedirectView.as_view(url="/control-center/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
     path(

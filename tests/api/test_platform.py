@@ -65,3 +65,24 @@ def test_unknown_api_path_is_json_404(client, db):
     response = client.get("/api/does-not-exist/")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_root_and_the_admins_view_site_lead_to_the_control_center(client, db, staff):
+    root = client.get("/")
+    assert root.status_code == 302 and root["Location"] == "/control-center/"
+    client.force_login(staff.user)
+    admin = client.get("/admin/").content.decode()
+    assert "Halobestie admin" in admin and "Django administration" not in admin
+    assert 'href="/control-center/"' in admin  # "View site"
+
+
+def test_the_admin_shows_24_hour_times_with_the_zone_and_names_the_settings(client, db, staff, customer):
+    session_id = create_request(customer)
+    ChatSession.objects.filter(id=session_id).update(requested_at="2026-11-20T13:05:00+07:00")
+    client.force_login(staff.user)
+    page = client.get(f"/admin/pairing/chatsession/{session_id}/change/").content.decode()
+    assert "2026-11-20" in page and ("13:05" in page or "13:05:00" in page)
+    listing = client.get("/admin/pairing/chatsession/").content.decode()
+    assert re.search(r"2026-11-20 13:05(:00)? WIB", listing), listing[:2000]
+    settings_page = client.get("/admin/appconfig/runtimeconfig/", follow=True).content.decode()
+    assert "Runtime settings" in settings_page and "App config › App config" not in settings_page
