@@ -6,6 +6,8 @@ import csv
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import user_passes_test
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError as FormError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -36,9 +38,19 @@ LOG_PAGE_SIZE = 50
 staff_required = user_passes_test(lambda u: u.is_active and u.is_staff)
 
 
+class StaffAuthenticationForm(AuthenticationForm):
+    """Only staff sign in here: a mitra or customer gets the form's error and no session."""
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if not user.is_staff:
+            raise FormError(f"{user.username} is not a staff account. Sign in with a staff account.", code="not_staff")
+
+
 class LoginView(auth_views.LoginView):
     template_name = "control_center/login.html"
     redirect_authenticated_user = False
+    authentication_form = StaffAuthenticationForm
 
 
 def index(request: HttpRequest) -> HttpResponse:

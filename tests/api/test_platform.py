@@ -85,4 +85,4 @@ def test_the_admin_shows_24_hour_times_with_the_zone_and_names_the_settings(clie
     listing = client.get("/admin/pairing/chatsession/").content.decode()
     assert re.search(r"2026-11-20 13:05(:00)? WIB", listing), listing[:2000]
     settings_page = client.get("/admin/appconfig/runtimeconfig/", follow=True).content.decode()
-    assert "Runtime settings" in settings_page and "App config › App config" not in settings_page
+    assert "Runtime settings" in settings_page and "App config &rsaquo; App config" not in settings_page

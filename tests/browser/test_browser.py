@@ -155,3 +155,4 @@ def test_a_mitra_account_is_sent_to_sign_in(seeded, live_server, browser_page):
     page.wait_for_load_state()
     assert "/control-center/login/" in page.url
     assert "not a staff account" in page.inner_text("main")
+    assert "Log out" not in page.inner_text("body")  # no session, no staff menu
