@@ -86,3 +86,19 @@ def test_the_admin_shows_24_hour_times_with_the_zone_and_names_the_settings(clie
     assert re.search(r"2026-11-20 13:05(:00)? WIB", listing), listing[:2000]
     settings_page = client.get("/admin/appconfig/runtimeconfig/", follow=True).content.decode()
     assert "Runtime settings" in settings_page and "App config &rsaquo; App config" not in settings_page
+
+
+def test_a_sessions_admin_page_shows_how_it_closed(client, db, staff, customer, make_mitra):
+    from pairing.requests.services import accept_chat_request
+    from pairing.sessions.services import end_session_early
+    from tests.support import set_config
+
+    mitra = make_mitra()
+    session_id = create_request(customer)
+    accept_chat_request(mitra=mitra.user, session_id=session_id)
+    set_config(early_end_mitra_enabled=True)
+    end_session_early(mitra=mitra.user, session_id=session_id, reason_code="customer_abusive", reason_note="rude")
+    client.force_login(staff.user)
+    page = client.get(f"/admin/pairing/chatsession/{session_id}/change/").content.decode()
+    assert "How the session closed" in page and "rude" in page
+    assert "Customer abusive" in page or "customer_abusive" in page
