@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import django_filters
 from django import forms
 from django.forms.utils import flatatt
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -99,6 +100,34 @@ class RangeFilterForm(forms.Form):
         if mitras is not None and len(mitras) > MAX_MITRAS:
             self.add_error("mitra", f"Choose at most {MAX_MITRAS} mitras at a time.")
         return data
+
+
+QUICK_RANGES = [("Today", 1), ("7 days", 7), ("30 days", 30)]
+
+
+def with_range_shown(params: QueryDict) -> QueryDict:
+    """The page's parameters with the default days written in, so the date inputs show
+    the range in force instead of staying empty."""
+    params = params.copy()
+    if not params.get("date_to") and not params.get("date_from"):
+        date_from, date_to = range_of(None, None)
+        params["date_from"], params["date_to"] = date_from.isoformat(), date_to.isoformat()
+    return params
+
+
+def quick_ranges(params: QueryDict) -> list[tuple[str, str, bool]]:
+    """(label, query string, chosen) for today, the last 7 and the last 30 days, keeping
+    the other filters."""
+    today = timezone.localdate()
+    links = []
+    for label, days in QUICK_RANGES:
+        query = params.copy()
+        query["date_from"] = (today - timedelta(days=days - 1)).isoformat()
+        query["date_to"] = today.isoformat()
+        query.pop("page", None)
+        chosen = params.get("date_from") == query["date_from"] and params.get("date_to") == query["date_to"]
+        links.append((label, query.urlencode(), chosen))
+    return links
 
 
 def range_of(date_from: date | None, date_to: date | None) -> tuple[date, date]:

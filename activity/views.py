@@ -24,7 +24,7 @@ from pairing.accounts.auth import IsStaff
 from pairing.models import ChatRequestNotification, Role, SessionClosure, User
 
 from . import charts, selectors
-from .filters import SORT_CHOICES, ActivityFilter, ClosureFilter
+from .filters import SORT_CHOICES, ActivityFilter, ClosureFilter, quick_ranges, with_range_shown
 from .serializers import ActivityResultSerializer
 from .templatetags.activity import rate, seconds
 
@@ -67,10 +67,12 @@ def _activity(params) -> tuple[ActivityFilter, selectors.ActivityTable | None]:
 
 @staff_required
 def mitra_activity(request: HttpRequest) -> HttpResponse:
-    filterset, table = _activity(request.GET)
+    params = with_range_shown(request.GET)
+    filterset, table = _activity(params)
     if request.GET.get("format") == "csv":
         return _csv(filterset, table)
-    context = {"filter": filterset, "table": table, "active": "activity", "sort": None, "health": None}
+    context = {"filter": filterset, "table": table, "active": "activity", "sort": None, "health": None,
+               "quick_ranges": quick_ranges(params)}  # fmt: skip
     if table is not None:
         detail_query = request.GET.copy()
         for key in ("mitra", "sort", "page", "format"):
@@ -124,10 +126,11 @@ def _csv(filterset: ActivityFilter, table: selectors.ActivityTable | None) -> Ht
 @staff_required
 def mitra_detail(request: HttpRequest, mitra_id: int) -> HttpResponse:
     mitra = get_object_or_404(User, id=mitra_id, role=Role.MITRA)
-    params = request.GET.copy()
+    shown = with_range_shown(request.GET)
+    params = shown.copy()
     params.setlist("mitra", [str(mitra.id)])
     filterset = ActivityFilter(params, queryset=ChatRequestNotification.objects.all())
-    context = {"filter": filterset, "mitra": mitra, "active": "activity"}
+    context = {"filter": filterset, "mitra": mitra, "active": "activity", "quick_ranges": quick_ranges(shown)}
     if not filterset.is_valid():
         return render(request, "control_center/mitra_detail.html", context, status=400)
     rows = filterset.qs
@@ -148,8 +151,9 @@ def mitra_detail(request: HttpRequest, mitra_id: int) -> HttpResponse:
 
 @staff_required
 def force_closes(request: HttpRequest) -> HttpResponse:
-    filterset = ClosureFilter(request.GET, queryset=SessionClosure.objects.all())
-    context = {"filter": filterset, "active": "closures", "valid": False}
+    params = with_range_shown(request.GET)
+    filterset = ClosureFilter(params, queryset=SessionClosure.objects.all())
+    context = {"filter": filterset, "active": "closures", "valid": False, "quick_ranges": quick_ranges(params)}
     if not filterset.is_valid():
         return render(request, "control_center/force_closes.html", context, status=400)
     context["page"] = Paginator(filterset.qs, LOG_PAGE_SIZE).get_page(request.GET.get("page"))

@@ -345,3 +345,26 @@ def test_chart_ticks_sit_at_their_values():
     for tick in chart["ticks"]:
         assert tick["y"] == pytest.approx(baseline - (baseline - top) * tick["value"] / 3)
     assert [t["value"] for t in chart["ticks"]] == [0, 1, 3]
+
+
+def test_date_inputs_show_the_range_in_force_and_quick_ranges_set_it(seeded, staff, client):
+    from django.utils import timezone
+
+    client.force_login(staff.user)
+    today = timezone.localdate()
+    for path in (PAGE, f"{PAGE}{seeded['ayu'].id}/", "/control-center/force-closes/"):
+        html = client.get(path).content.decode()
+        assert f'name="date_from" value="{today - timedelta(days=29)}"' in html, path
+        assert f'name="date_to" value="{today}"' in html, path
+        links = dict(re.findall(r'<a href="\?([^"]+)"[^>]*>(Today|7 days|30 days)</a>', html))
+        assert set(links.values()) == {"Today", "7 days", "30 days"}, path
+        assert re.search(r'class="current" aria-current="true">30 days<', html), path  # the default is 30 days
+    week = next(
+        q
+        for q, label in re.findall(
+            r'<a href="\?([^"]+)"[^>]*>(7 days)</a>', client.get(f"{PAGE}?mitra={seeded['ayu'].id}").content.decode()
+        )
+    )
+    page = client.get(f"{PAGE}?{week.replace('&amp;', '&')}").content.decode()
+    assert f'name="date_from" value="{today - timedelta(days=6)}"' in page
+    assert f'<option value="{seeded["ayu"].id}" selected>' in page  # the other filters are kept
