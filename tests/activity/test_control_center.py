@@ -368,3 +368,23 @@ def test_date_inputs_show_the_range_in_force_and_quick_ranges_set_it(seeded, sta
     page = client.get(f"{PAGE}?{week.replace('&amp;', '&')}").content.decode()
     assert f'name="date_from" value="{today - timedelta(days=6)}"' in page
     assert f'<option value="{seeded["ayu"].id}" selected>' in page  # the other filters are kept
+
+
+def test_the_log_rows_behind_the_figures_download_as_csv_and_link_to_their_request(seeded, staff, client):
+    client.force_login(staff.user)
+    query = "date_from=2026-11-09&date_to=2026-11-12"
+    everyone = client.get(f"{PAGE}?{query}&format=rows")
+    assert everyone["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(everyone.streaming_content).decode(), newline="")))
+    in_db = ChatRequestNotification.objects.filter(
+        notified_at__gte=at("2026-11-09 00:00"), notified_at__lt=at("2026-11-13 00:00")
+    )
+    assert len(rows) == in_db.count() > 0
+    assert {r["session_id"] for r in rows} == {str(s) for s in in_db.values_list("session_id", flat=True)}
+    ayu = seeded["ayu"]
+    mine = client.get(f"{PAGE}{ayu.id}/?{query}&format=rows")
+    ayu_rows = list(csv.DictReader(io.StringIO(b"".join(mine.streaming_content).decode(), newline="")))
+    assert len(ayu_rows) == in_db.filter(mitra=ayu.user).count() and {r["mitra_id"] for r in ayu_rows} == {str(ayu.id)}
+    page = client.get(f"{PAGE}{ayu.id}/?{query}").content.decode()
+    first = in_db.filter(mitra=ayu.user).order_by("-notified_at").first()
+    assert f'href="/admin/pairing/chatsession/{first.session_id}/change/" title="{first.session_id}"' in page
