@@ -46,6 +46,17 @@ class MitraChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, user: User) -> str:
         return user.name
 
+    def _check_values(self, value):
+        """Ids are checked as ids before the database sees them: 10**30 is not an id
+        (SQLite cannot even bind it), it is a form error."""
+        for pk in value:
+            text = str(pk)
+            if not (text.isdigit() and 0 < int(text) < 2**63):
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super()._check_values(value)
+
 
 class FastSelectMultiple(forms.SelectMultiple):
     """A multiple select whose options are built in Python: Django renders one template

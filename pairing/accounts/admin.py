@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from common.admin import SafeChangeListAdmin
+
 from .models import Device, MitraProfile, User
 
 
@@ -10,7 +12,7 @@ class MitraProfileInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(SafeChangeListAdmin, DjangoUserAdmin):
     list_display = ["username", "display_name", "role", "is_active", "date_joined"]
     list_filter = ["role", "is_active", "is_staff"]
     search_fields = ["username", "display_name"]
@@ -22,7 +24,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(SafeChangeListAdmin):
     list_display = ["user", "platform", "is_active", "deactivated_reason", "updated_at"]
     list_filter = ["platform", "is_active"]
     search_fields = ["user__username", "token"]

@@ -19,6 +19,8 @@ PAGES = [
     "/control-center/force-closes/",
     "/admin/pairing/chatrequestnotification/",
     "/admin/pairing/chatsession/",
+    "/admin/pairing/device/",
+    "/admin/pairing/user/",
 ]
 APIS = [
     ("/api/control-center/mitra-activity/", "staff"),
@@ -37,6 +39,7 @@ HOSTILE = [
     "mitra=%00",
     "mitra=" + "&mitra=".join(str(i) for i in range(1, 3001)),
     "mitra=1%20OR%201=1",
+    "mitra=7874147523319420120203264&mitra=-9027&mitra=1125899906842623",
     "sort=;DROP%20TABLE%20pairing_user;--",
     "sort=" + "x" * 5000,
     "q=%27%20OR%201=1--&o=999",
