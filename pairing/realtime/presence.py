@@ -113,22 +113,35 @@ async def _flush_soon(process: _Process) -> None:
 async def _flush(process: _Process) -> None:
     waiting, process.flushed = process.flushed, None
     added, process.added = process.added, set()
-    removed, process.removed = process.removed, set()
     try:
-        async with process.client.pipeline(transaction=False) as pipe:
-            if added:
-                pipe.zadd(_key(), dict.fromkeys(added, time.time()))
-            if removed:
-                pipe.zrem(_key(), *removed)
-            await pipe.execute()
+        await _write(process, added, prune=False)
     except Exception as exc:  # Redis is down: the heartbeat writes everything again when it is back
-        process.removed |= removed - process.members
         if waiting is not None and not waiting.done():
             waiting.set_exception(exc)
             waiting.exception()  # retrieved: nobody else need be waiting on it
         return
     if waiting is not None and not waiting.done():
         waiting.set_result(None)
+
+
+async def _write(process: _Process, seen: set[str], prune: bool) -> None:
+    """One pipeline: `seen` members refreshed, sockets closed since the last write removed,
+    and (when pruning) members of dead processes dropped. Removals that fail are kept for
+    the next write."""
+    now = time.time()
+    removed, process.removed = process.removed, set()
+    try:
+        async with process.client.pipeline(transaction=False) as pipe:
+            if seen:
+                pipe.zadd(_key(), dict.fromkeys(seen, now))
+            if removed:
+                pipe.zrem(_key(), *removed)
+            if prune:
+                pipe.zremrangebyscore(_key(), "-inf", now - GRACE_SECONDS)
+            await pipe.execute()
+    except Exception:
+        process.removed |= removed - process.members
+        raise
 
 
 async def _heartbeat(process: _Process) -> None:
@@ -141,22 +154,9 @@ async def _heartbeat(process: _Process) -> None:
 
 
 async def refresh(process: _Process | None = None) -> None:
-    """Every socket of this process seen now, sockets closed meanwhile removed, and members
-    of dead processes dropped: one pipeline."""
+    """Every socket of this process seen now, and members of dead processes dropped."""
     process = process or _process()
-    now = time.time()
-    removed, process.removed = process.removed, set()
-    try:
-        async with process.client.pipeline(transaction=False) as pipe:
-            if process.members:
-                pipe.zadd(_key(), dict.fromkeys(process.members, now))
-            if removed:
-                pipe.zrem(_key(), *removed)
-            pipe.zremrangebyscore(_key(), "-inf", now - GRACE_SECONDS)
-            await pipe.execute()
-    except Exception:
-        process.removed |= removed - process.members
-        raise
+    await _write(process, set(process.members), prune=True)
 
 
 def online_mitra_ids(candidates: Iterable[int] | None = None) -> set[int]:

@@ -274,6 +274,23 @@ async def test_presence_costs_one_write_per_process_tick_not_one_per_socket():
     assert closed - pinged <= 5, closed - pinged
 
 
+async def test_the_heartbeat_refreshes_this_process_and_drops_dead_ones():
+    mitra, ghost = await account("mitra"), await account("mitra")
+    comm = await mitra_socket(mitra)
+    assert await _online_soon([mitra.id], {mitra.id}) == {mitra.id}
+    key = presence._key()
+    old = presence.time.time() - presence.GRACE_SECONDS - 5
+    client = presence._sync()
+    await call(client.zadd)(key, {f"{ghost.id}:dead-process": old})  # a crashed process's member
+    mine = [m for m in await call(client.zrange)(key, 0, -1) if m.startswith(f"{mitra.id}:".encode())]
+    await call(client.zadd)(key, dict.fromkeys(mine, old))  # as if last seen long ago
+    assert await call(presence.online_mitra_ids)([mitra.id]) == set()
+    await presence.refresh()
+    assert await call(presence.online_mitra_ids)([mitra.id, ghost.id]) == {mitra.id}
+    assert await call(client.zscore)(key, f"{ghost.id}:dead-process") is None
+    await comm.disconnect()
+
+
 async def test_presence_expires_without_heartbeat(monkeypatch):
     mitra = await account("mitra")
     comm = await mitra_socket(mitra)
