@@ -1,11 +1,21 @@
-"""Server-rendered SVG charts: geometry computed here, drawn by the templates."""
+"""Server-rendered SVG charts: geometry computed here, drawn by the templates.
+
+The drawing is 760 units wide and scales to its card; on a phone the stylesheet enlarges
+the labels' font (in the same units), so there are few enough labels to fit at that size.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import date
 
-SERIES = [("accepted", "#2e7d32"), ("rejected", "#c62828"), ("ignored", "#9e9e9e"), ("missed", "#f9a825")]
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 760, 220, 36, 24, 10
+from django.utils import timezone
+
+SERIES = [("accepted", "#2e7d32"), ("rejected", "#c62828"), ("ignored", "#9e9e9e"), ("missed", "#f9a825"),
+          ("cancelled", "#5c6bc0")]  # fmt: skip
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP, RIGHT = 760, 230, 44, 30, 12, 8
+MAX_X_LABELS = 8
 
 
 @dataclass
@@ -18,27 +28,71 @@ class Bar:
     title: str
 
 
+def nice_ticks(peak: int) -> list[int]:
+    """0 and whole steps of 1, 2 or 5 times a power of ten up to the first one at or above the peak (at most 5)."""
+    peak = max(peak, 1)
+    step = 1
+    for magnitude in (10**n for n in range(int(math.log10(peak)) + 1)):
+        for factor in (1, 2, 5):
+            step = factor * magnitude
+            if peak / step <= 4:
+                return list(range(0, step * math.ceil(peak / step) + 1, step))
+    return list(range(0, step * math.ceil(peak / step) + 1, step))
+
+
+def _frame(slots: int, peak: int) -> dict:
+    ticks = nice_ticks(peak)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - BOTTOM - TOP
+    top = ticks[-1]
+    return {
+        "slot": plot_w / max(slots, 1), "plot_h": plot_h, "top": top,
+        "ticks": [{"y": TOP + plot_h - plot_h * v / top, "value": v} for v in ticks],
+        "width": WIDTH, "height": HEIGHT, "baseline": TOP + plot_h, "left": LEFT, "right": WIDTH - RIGHT,
+    }  # fmt: skip
+
+
+def _label_indexes(count: int) -> list[int]:
+    """Evenly spaced labels that always include the last slot (today)."""
+    every = max(1, math.ceil(count / MAX_X_LABELS))
+    indexes = list(range(count - 1, -1, -every))[::-1]
+    return indexes
+
+
 def daily_stacked_bars(days: list[dict]) -> dict:
-    """Stacked bars per day for the daily chart, with y ticks and sparse x labels."""
-    peak = max([sum(d[name] for name, _ in SERIES) for d in days] + [1])
-    plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
-    slot = plot_w / max(len(days), 1)
+    """Stacked bars per day for the daily chart: every response, cancelled included."""
+    peak = max([sum(d.get(name, 0) for name, _ in SERIES) for d in days] + [1])
+    chart = _frame(len(days), peak)
+    slot, plot_h, top = chart["slot"], chart["plot_h"], chart["top"]
+    today = timezone.localdate()
     bars: list[Bar] = []
-    labels = []
-    every = max(1, len(days) // 10)
     for i, day in enumerate(days):
-        x = LEFT + i * slot + slot * 0.15
-        y = TOP + plot_h
+        x, y = LEFT + i * slot + slot * 0.15, TOP + plot_h
         for name, color in SERIES:
-            h = plot_h * day[name] / peak
+            h = plot_h * day.get(name, 0) / top
             if h:
                 y -= h
                 bars.append(Bar(x, y, slot * 0.7, h, color, f"{day['day']:%d %b}: {day[name]} {name}"))
-        if i % every == 0:
-            labels.append({"x": LEFT + i * slot + slot / 2, "text": f"{day['day']:%d %b}"})
-    values = sorted({0, peak // 2, peak})  # whole numbers, each drawn at its own height
-    ticks = [{"y": TOP + plot_h - plot_h * v / peak, "value": v} for v in values]
-    return {
-        "width": WIDTH, "height": HEIGHT, "bars": bars, "labels": labels, "ticks": ticks,
-        "baseline": TOP + plot_h, "left": LEFT, "right": WIDTH - 8, "series": SERIES,
-    }  # fmt: skip
+    labels = [
+        {"x": LEFT + i * slot + slot / 2, "text": _day_label(days[i]["day"], today)} for i in _label_indexes(len(days))
+    ]
+    return {**chart, "bars": bars, "labels": labels, "series": SERIES}
+
+
+def _day_label(day: date, today: date) -> str:
+    return "Today" if day == today else f"{day.day} {day:%b}"
+
+
+def hourly_bars(rows: list) -> dict:
+    """Requests per hour of the day, the accepted part drawn over the rest."""
+    peak = max([row.requests for row in rows] + [1])
+    chart = _frame(len(rows), peak)
+    slot, plot_h, top = chart["slot"], chart["plot_h"], chart["top"]
+    bars: list[Bar] = []
+    for i, row in enumerate(rows):
+        x, base = LEFT + i * slot + slot * 0.15, TOP + plot_h
+        for value, color, what in ((row.requests, "#c5cae9", "requests"), (row.accepted, "#2e7d32", "accepted")):
+            h = plot_h * value / top
+            if h:
+                bars.append(Bar(x, base - h, slot * 0.7, h, color, f"{row.hour:02d}:00: {value} {what}"))
+    labels = [{"x": LEFT + i * slot + slot / 2, "text": f"{rows[i].hour:02d}"} for i in range(0, len(rows), 3)]
+    return {**chart, "bars": bars, "labels": labels, "series": [("requests", "#c5cae9"), ("accepted", "#2e7d32")]}

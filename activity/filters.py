@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 import django_filters
 from django import forms
+from django.db.models import Q
 from django.forms.utils import flatatt
 from django.http import QueryDict
 from django.utils import timezone
@@ -16,7 +17,8 @@ from django.utils.safestring import mark_safe
 
 from common.days import day_start
 from common.messages import EARLY_END_REASONS
-from pairing.models import ChatRequestNotification, ClosureInitiator, Role, SessionClosure, User
+from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, NotificationResponse, SessionStatus
+from pairing.models import ChatRequestNotification, ChatSession, ClosureInitiator, Role, SessionClosure, User
 
 DEFAULT_RANGE_DAYS = 30
 # A range is at most a year long and lies within these days: any date the calendar allows
@@ -32,8 +34,10 @@ SORT_COLUMNS = [
     "ignored",
     "missed",
     "cancelled",
+    "pending",
     "acceptance_rate",
     "delivery_rate",
+    "response_rate",
     "delivered_acceptance_rate",
     "avg_response_seconds",
     "avg_active_session_count",
@@ -230,4 +234,70 @@ class ClosureFilter(RangeFilter):
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset).filter(initiated_by=ClosureInitiator.MITRA)
-        return queryset.select_related("session", "session__customer", "initiator").order_by("-created_at", "-id")
+        return queryset.select_related("session", "session__customer", "initiator", "reviewed_by").order_by(
+            "-created_at", "-id"
+        )
+
+
+PENDING = "pending"
+RESPONSE_CHOICES = [(r.value, r.label) for r in NotificationResponse] + [(PENDING, "Pending (no answer yet)")]
+YES_NO = [("yes", "yes"), ("no", "no")]
+
+
+class LogFilter(RangeFilter):
+    """The log rows behind a dashboard number: by response (repeatable; `pending` is no
+    response yet), whether the offer was delivered, seen or answered."""
+
+    response = django_filters.MultipleChoiceFilter(
+        choices=RESPONSE_CHOICES, method="filter_response", widget=forms.CheckboxSelectMultiple
+    )
+    delivered = django_filters.ChoiceFilter(choices=YES_NO, method="filter_set", empty_label="(any)")
+    seen = django_filters.ChoiceFilter(choices=YES_NO, method="filter_set", empty_label="(any)")
+
+    @staticmethod
+    def filter_response(queryset, name, values):
+        if not values:
+            return queryset
+        chosen = Q(response__in=[v for v in values if v != PENDING])
+        if PENDING in values:
+            chosen |= Q(response__isnull=True)
+        return queryset.filter(chosen)
+
+    @staticmethod
+    def filter_set(queryset, name, value):
+        column = {"delivered": "delivered_at", "seen": "seen_at"}[name]
+        return queryset.filter(**{f"{column}__isnull": value == "no"}) if value else queryset
+
+    def filter_queryset(self, queryset):
+        rows = super().filter_queryset(queryset)
+        return rows.select_related("mitra", "session", "session__customer").order_by("-notified_at", "-id")
+
+
+REQUEST_OUTCOMES = {
+    "accepted": Q(status__in=ACCEPTED_SESSION_STATUSES),
+    "cancelled": Q(status=SessionStatus.CANCELLED),
+    "expired": Q(status=SessionStatus.EXPIRED),
+    "pending": Q(status=SessionStatus.PENDING),
+}
+
+
+class RequestFilter(RangeFilter):
+    """Requests made in the range (broadcast health's rows), by outcome and accepting mitra."""
+
+    time_field = "requested_at"
+    outcome = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in REQUEST_OUTCOMES], method="filter_outcome", empty_label="(any)"
+    )
+
+    class Meta:
+        model = ChatSession
+        fields: list[str] = []
+        form = RangeFilterForm
+
+    @staticmethod
+    def filter_outcome(queryset, name, value):
+        return queryset.filter(REQUEST_OUTCOMES[value]) if value else queryset
+
+    def filter_queryset(self, queryset):
+        rows = super().filter_queryset(queryset)
+        return rows.select_related("customer", "mitra").order_by("-requested_at", "-id")

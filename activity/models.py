@@ -43,6 +43,7 @@ class MitraDailyActivity(models.Model):
     seen = models.PositiveIntegerField(default=0)
     delivered_accepted = models.PositiveIntegerField(default=0)
     delivered_rate_base = models.PositiveIntegerField(default=0)
+    delivered_answered = models.PositiveIntegerField(default=0)  # delivered, then accepted or rejected
 
     class Meta:
         db_table = "activity_mitra_daily"

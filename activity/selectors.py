@@ -14,21 +14,22 @@ from statistics import median
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet, Sum, Value
-from django.db.models.functions import Least, TruncDate
+from django.db.models import Aggregate, Count, F, FloatField, Func, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models.functions import ExtractHour, Least, TruncDate
 
 from common.days import day_start
 from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, NotificationResponse, SessionStatus
-from pairing.models import ChatRequestNotification, ChatSession, ClosureInitiator, Role, User
+from pairing.models import ChatRequestNotification, ChatSession, ClosureInitiator, Role, SessionClosure, User
 
 from .models import MitraDailyActivity, RolledUpDay
 
 R = NotificationResponse
 COUNTED = [R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED, R.CANCELLED]
-CHARTED = [R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED]  # the mitra page's daily chart
 ANSWERED = Q(response__in=[R.ACCEPTED, R.REJECTED])
-FIGURES = ("notified", "accepted", "rejected", "ignored", "missed", "cancelled", "response_time_sum", "answered",
-           "active_session_sum", "delivered", "seen", "delivered_accepted", "delivered_rate_base")  # fmt: skip
+FIGURES = (
+    "notified", "accepted", "rejected", "ignored", "missed", "cancelled", "response_time_sum", "answered",
+    "active_session_sum", "delivered", "seen", "delivered_accepted", "delivered_rate_base", "delivered_answered",
+)  # fmt: skip
 DELIVERED = Q(delivered_at__isnull=False)
 
 
@@ -51,6 +52,7 @@ class ActivityRow:
     seen: int = 0
     delivered_accepted: int = 0
     delivered_rate_base: int = 0  # delivered rows answered accepted, rejected or ignored
+    delivered_answered: int = 0  # delivered rows the mitra answered (accepted or rejected)
     accepted_sessions: int = 0  # sessions accepted in the range (early-end rate's base)
     early_ends: int = 0
 
@@ -65,6 +67,16 @@ class ActivityRow:
     @property
     def delivery_rate(self) -> float | None:
         return self.delivered / self.notified if self.notified else None
+
+    @property
+    def pending(self) -> int:
+        """Offers with no response yet (their request still waits): why counts may not add up to notified."""
+        return self.notified - self.accepted - self.rejected - self.ignored - self.missed - self.cancelled
+
+    @property
+    def response_rate(self) -> float | None:
+        """Answered ÷ delivered: a mitra who lets every offer run out scores 0, whoever answered first."""
+        return self.delivered_answered / self.delivered if self.delivered else None
 
     @property
     def delivered_acceptance_rate(self) -> float | None:
@@ -97,12 +109,15 @@ class ActivityRow:
             "ignored": self.ignored,
             "missed": self.missed,
             "cancelled": self.cancelled,
+            "pending": self.pending,
             "acceptance_rate": self.acceptance_rate,
             "avg_response_seconds": self.avg_response_seconds,
             "avg_active_session_count": self.avg_active_session_count,
             "delivered": self.delivered,
             "seen": self.seen,
             "delivery_rate": self.delivery_rate,
+            "delivered_answered": self.delivered_answered,
+            "response_rate": self.response_rate,
             "delivered_acceptance_rate": self.delivered_acceptance_rate,
             "accepted_sessions": self.accepted_sessions,
             "early_ends": self.early_ends,
@@ -135,6 +150,7 @@ def per_mitra(notifications: QuerySet[ChatRequestNotification]) -> dict[int, dic
             seen=Count("id", filter=Q(seen_at__isnull=False)),
             delivered_accepted=Count("id", filter=DELIVERED & Q(response=R.ACCEPTED)),
             delivered_rate_base=Count("id", filter=DELIVERED & Q(response__in=[R.ACCEPTED, R.REJECTED, R.IGNORED])),
+            delivered_answered=Count("id", filter=DELIVERED & ANSWERED),
             **_response_counts(),
         )
     )
@@ -254,6 +270,12 @@ class BroadcastHealth:
     median_accept_seconds: float | None
     p90_accept_seconds: float | None
 
+    @property
+    def outcomes(self) -> list[tuple[str, int]]:
+        """Each outcome with its count; pending is listed so that they add up to the requests."""
+        return [("accepted", self.accepted), ("cancelled", self.cancelled), ("expired", self.expired),
+                ("pending", self.pending)]  # fmt: skip
+
 
 def _accept_seconds_percentiles(accepted: QuerySet[ChatSession]) -> tuple[float | None, float | None]:
     if connection.vendor == "postgresql":
@@ -288,15 +310,10 @@ def broadcast_health(start: datetime, end: datetime) -> BroadcastHealth:
 
 
 def daily_counts(notifications: QuerySet[ChatRequestNotification], days: list[date]) -> list[dict]:
-    """Per calendar day (control center's time zone): accepted, rejected, ignored, missed."""
-    rows = (
-        notifications.order_by()
-        .annotate(day=TruncDate("notified_at"))
-        .values("day")
-        .annotate(**_response_counts(CHARTED))
-    )
+    """Per calendar day (control center's time zone): how many rows had each response."""
+    rows = notifications.order_by().annotate(day=TruncDate("notified_at")).values("day").annotate(**_response_counts())
     by_day = {row["day"]: row for row in rows}
-    empty = dict.fromkeys((r.value for r in CHARTED), 0)
+    empty = dict.fromkeys((r.value for r in COUNTED), 0)
     return [{"day": day, **{k: by_day.get(day, empty)[k] for k in empty}} for day in days]
 
 
@@ -319,4 +336,130 @@ def days_between(date_from: date, date_to: date) -> list[date]:
 def mitra_log(mitra: User, notifications: QuerySet[ChatRequestNotification]) -> QuerySet[ChatRequestNotification]:
     return (
         notifications.filter(mitra=mitra).select_related("session", "session__customer").order_by("-notified_at", "-id")
+    )
+
+
+# --- one request --------------------------------------------------------------------
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    what: str
+    who: str = ""
+    detail: str = ""
+
+
+def request_timeline(session: ChatSession) -> list[TimelineEntry]:
+    """Everything that happened to one request, in order: created, each offer's notified,
+    delivered, seen and answer, the outcome, and the session's closing."""
+    entries = [TimelineEntry(session.requested_at, "Requested", session.customer.name,
+                             f"{session.duration_minutes} minutes")]  # fmt: skip
+    for offer in session.notifications.all():
+        who = offer.mitra.name
+        load = f"{offer.active_session_count} active sessions"
+        entries.append(TimelineEntry(offer.notified_at, "Offered", who, load))
+        if offer.delivered_at:
+            entries.append(TimelineEntry(offer.delivered_at, "Delivered", who, f"via {offer.delivered_via}"))
+        if offer.seen_at:
+            entries.append(TimelineEntry(offer.seen_at, "Seen", who))
+        answered_at = offer.responded_at or offer.resolved_at
+        if offer.response and answered_at:
+            took = f"after {offer.response_time_seconds:.1f} s" if offer.response_time_seconds is not None else ""
+            entries.append(TimelineEntry(answered_at, offer.get_response_display(), who, took))
+    mitra = session.mitra.name if session.mitra_id else ""
+    for when, what, who, detail in (
+        (session.accepted_at, "Session started", mitra, ""),
+        (session.cancelled_at, "Cancelled by the customer", session.customer.name, ""),
+        (session.expired_at, "Expired", "", session.get_expire_reason_display() if session.expire_reason else ""),
+        (session.closing_started_at, "Closing grace started", *_closure_words(session)),
+        (session.closed_at, "Closed", "", ""),
+    ):
+        if when:
+            entries.append(TimelineEntry(when, what, who, detail))
+    entries.sort(key=lambda e: e.at)
+    return entries
+
+
+def _closure_words(session: ChatSession) -> tuple[str, str]:
+    closure = getattr(session, "closure", None)
+    if closure is None:
+        return "", ""
+    who = closure.initiator.name if closure.initiator_id else closure.get_initiated_by_display()
+    note = f" — {closure.reason_note}" if closure.reason_note else ""
+    return who, f"{closure.get_reason_code_display()}{note}"
+
+
+def request_with_offers(session_id) -> ChatSession:
+    offers = ChatRequestNotification.objects.select_related("mitra").order_by("notified_at", "mitra__display_name")
+    return (
+        ChatSession.objects.select_related("customer", "mitra", "closure", "closure__initiator")
+        .prefetch_related(Prefetch("notifications", offers))
+        .get(id=session_id)
+    )
+
+
+# --- hours of the day ---------------------------------------------------------------
+
+
+@dataclass
+class HourRow:
+    hour: int
+    requests: int = 0
+    accepted: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    offers: int = 0
+    answered: int = 0
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.answered / self.offers if self.offers else None
+
+
+def all_hours(rows: list[HourRow]) -> HourRow:
+    figures = ("requests", "accepted", "expired", "cancelled", "offers", "answered")
+    return HourRow(-1, **{name: sum(getattr(row, name) for row in rows) for name in figures})
+
+
+def by_hour(start: datetime, end: datetime, mitra_ids: list[int] | None = None) -> list[HourRow]:
+    """Requests per hour of the day (control center's time zone) and how many were
+    accepted, for staffing: when customers ask, and when nobody takes them."""
+    hours = {hour: HourRow(hour) for hour in range(24)}
+    requests = ChatSession.objects.filter(requested_at__gte=start, requested_at__lt=end)
+    if mitra_ids is not None:
+        requests = requests.filter(mitra_id__in=mitra_ids)
+    for row in (
+        requests.order_by()
+        .annotate(hour=ExtractHour("requested_at"))
+        .values("hour")
+        .annotate(
+            requests=Count("id"),
+            accepted=Count("id", filter=Q(status__in=ACCEPTED_SESSION_STATUSES)),
+            expired=Count("id", filter=Q(status=SessionStatus.EXPIRED)),
+            cancelled=Count("id", filter=Q(status=SessionStatus.CANCELLED)),
+        )
+    ):
+        hours[row.pop("hour")].__dict__.update(row)
+    offers = ChatRequestNotification.objects.filter(notified_at__gte=start, notified_at__lt=end)
+    if mitra_ids is not None:
+        offers = offers.filter(mitra_id__in=mitra_ids)
+    for row in (
+        offers.order_by().annotate(hour=ExtractHour("notified_at")).values("hour")
+        .annotate(offers=Count("id"), answered=Count("id", filter=ANSWERED))
+    ):  # fmt: skip
+        hours[row.pop("hour")].__dict__.update(row)
+    return list(hours.values())
+
+
+def closures_of(mitra: User, start: datetime, end: datetime) -> QuerySet[SessionClosure]:
+    """The sessions a mitra ended early in the range, newest first."""
+    return closures(start, end).filter(initiator=mitra)
+
+
+def closures(start: datetime, end: datetime) -> QuerySet[SessionClosure]:
+    return (
+        SessionClosure.objects.filter(initiated_by=ClosureInitiator.MITRA, created_at__gte=start, created_at__lt=end)
+        .select_related("session", "session__customer", "initiator", "reviewed_by")
+        .order_by("-created_at", "-id")
     )

@@ -10,12 +10,15 @@ class ActivityTotalsSerializer(serializers.Serializer):
     ignored = serializers.IntegerField()
     missed = serializers.IntegerField()
     cancelled = serializers.IntegerField()
+    pending = serializers.IntegerField(help_text="offers not answered yet: their request still waits")
     acceptance_rate = serializers.FloatField(allow_null=True, help_text="accepted / (accepted + rejected + ignored)")
     avg_response_seconds = serializers.FloatField(allow_null=True, help_text="over accepted and rejected rows")
     avg_active_session_count = serializers.FloatField(allow_null=True)
     delivered = serializers.IntegerField(help_text="offers whose delivery the app proved (ack or seen/)")
     seen = serializers.IntegerField(help_text="offers the overlay showed")
     delivery_rate = serializers.FloatField(allow_null=True, help_text="delivered / notified")
+    delivered_answered = serializers.IntegerField(help_text="delivered offers the mitra accepted or rejected")
+    response_rate = serializers.FloatField(allow_null=True, help_text="delivered_answered / delivered")
     delivered_acceptance_rate = serializers.FloatField(
         allow_null=True, help_text="accepted / (accepted + rejected + ignored), delivered rows only"
     )

@@ -11,5 +11,11 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(next_page="control-center:login"), name="logout"),
     path("mitra-activity/", views.mitra_activity, name="mitra-activity"),
     path("mitra-activity/<int:mitra_id>/", views.mitra_detail, name="mitra-detail"),
+    path("live/", views.live, name="live"),
+    path("log/", views.log, name="log"),
+    path("requests/", views.requests, name="requests"),
+    path("requests/<uuid:session_id>/", views.request_detail, name="request"),
+    path("hours/", views.hours, name="hours"),
     path("force-closes/", views.force_closes, name="force-closes"),
+    path("force-closes/<int:closure_id>/review/", views.review_closure, name="review-closure"),
 ]

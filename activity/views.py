@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import csv
+from uuid import UUID
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import user_passes_test
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError as FormError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
@@ -20,20 +24,35 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common import spreadsheet
+from common.errors import DomainError
+from common.messages import ERROR_MESSAGES
 from pairing.accounts.auth import IsStaff
-from pairing.models import ChatRequestNotification, Role, SessionClosure, User
+from pairing.models import ChatRequestNotification, ChatSession, Role, SessionClosure, User
+from pairing.sessions import services as session_services
 
 from . import charts, selectors
-from .filters import SORT_CHOICES, ActivityFilter, ClosureFilter, quick_ranges, with_range_shown
+from . import live as live_state
+from .filters import (
+    SORT_CHOICES,
+    ActivityFilter,
+    ClosureFilter,
+    LogFilter,
+    RangeFilter,
+    RequestFilter,
+    quick_ranges,
+    with_range_shown,
+)  # fmt: skip
 from .serializers import ActivityResultSerializer
-from .templatetags.activity import rate, seconds
+from .templatetags.activity import COUNTS
 
 CSV_COLUMNS = [
-    "mitra_id", "display_name", "notified", "accepted", "rejected", "ignored", "missed", "cancelled",
+    "mitra_id", "display_name", "notified", "accepted", "rejected", "ignored", "missed", "cancelled", "pending",
     "acceptance_rate", "avg_response_seconds", "avg_active_session_count", "early_ends", "accepted_sessions",
-    "early_end_rate", "delivered", "seen", "delivery_rate", "delivered_acceptance_rate",
+    "early_end_rate", "delivered", "seen", "delivery_rate", "delivered_answered", "response_rate",
+    "delivered_acceptance_rate",
 ]  # fmt: skip
 LOG_PAGE_SIZE = 50
+CLOSURES_SHOWN = 20  # on a mitra's page; the force-closes page has them all
 
 staff_required = user_passes_test(lambda u: u.is_active and u.is_staff)
 
@@ -79,35 +98,12 @@ def mitra_activity(request: HttpRequest) -> HttpResponse:
         detail_query = request.GET.copy()
         for key in ("mitra", "sort", "page", "format"):
             detail_query.pop(key, None)
-        suffix = f"?{detail_query.urlencode()}" if detail_query else ""
-        context["rows"] = [display_row(row, suffix) for row in table.rows]
-        context["totals"] = display_row(table.totals, "")
+        context["detail_suffix"] = f"?{detail_query.urlencode()}" if detail_query else ""
         context["sort"] = filterset.sort_column()
         context["health"] = selectors.broadcast_health(*filterset.date_range())
         context["dates"] = filterset.dates()
+        context["mitra_ids"] = filterset.mitra_ids()
     return render(request, "control_center/mitra_activity.html", context, status=200 if table else 400)
-
-
-def display_row(row: selectors.ActivityRow, detail_suffix: str) -> dict:
-    """A table row's cells, formatted once here: 500 rows of template tags were the
-    slowest part of the page."""
-    return {
-        "name": row.display_name,
-        "href": f"{reverse('control-center:mitra-detail', args=[row.mitra_id])}{detail_suffix}" if row.mitra_id else "",
-        "notified": row.notified,
-        "accepted": row.accepted,
-        "rejected": row.rejected,
-        "ignored": row.ignored,
-        "missed": row.missed,
-        "cancelled": row.cancelled,
-        "acceptance": rate(row.accepted, row.rate_base),
-        "delivery": rate(row.delivered, row.notified),
-        "delivered_acceptance": rate(row.delivered_accepted, row.delivered_rate_base),
-        "avg_response": seconds(row.avg_response_seconds),
-        "answered": f"n={row.answered}" if row.answered else "",
-        "avg_active": "—" if row.avg_active_session_count is None else f"{row.avg_active_session_count:.2f}",
-        "early_ends": rate(row.early_ends, row.accepted_sessions),
-    }
 
 
 def _csv(filterset: ActivityFilter, table: selectors.ActivityTable | None) -> HttpResponse:
@@ -171,9 +167,13 @@ def mitra_detail(request: HttpRequest, mitra_id: int) -> HttpResponse:
         return _log_csv(rows, mitra.username, (date_from, date_to))
     days = selectors.daily_counts(rows, selectors.days_between(date_from, date_to))
     page = Paginator(selectors.mitra_log(mitra, rows), LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    row = selectors.mitra_activity(date_from, date_to, [mitra.id]).rows[0]
     context.update(
         {
-            "row": selectors.mitra_activity(date_from, date_to, [mitra.id]).rows[0],
+            "row": row,
+            "ids": [mitra.id],
+            "counts": [(name, getattr(row, name)) for name in COUNTS],
+            "closures": selectors.closures_of(mitra, *filterset.date_range())[:CLOSURES_SHOWN],
             "chart": charts.daily_stacked_bars(days),
             "buckets": selectors.acceptance_by_load(rows),
             "page": page,
@@ -184,15 +184,88 @@ def mitra_detail(request: HttpRequest, mitra_id: int) -> HttpResponse:
 
 
 @staff_required
-def force_closes(request: HttpRequest) -> HttpResponse:
+def live(request: HttpRequest) -> HttpResponse:
+    """Requests waiting now and every mitra's state, kept current by the staff socket."""
+    return render(request, "control_center/live.html", {"active": "live", "snapshot": live_state.snapshot()})
+
+
+def _rows_behind(request: HttpRequest, filter_class, queryset, active: str) -> dict:
+    """A page of the rows behind a number (log rows, requests, force-closes), filtered."""
     params = with_range_shown(request.GET)
-    filterset = ClosureFilter(params, queryset=SessionClosure.objects.all())
-    context = {"filter": filterset, "active": "closures", "valid": False, "quick_ranges": quick_ranges(params)}
+    filterset = filter_class(params, queryset=queryset)
+    context = {"filter": filterset, "active": active, "valid": filterset.is_valid(),
+               "quick_ranges": quick_ranges(params)}  # fmt: skip
+    if context["valid"]:
+        page = Paginator(filterset.qs, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+        context.update(dates=filterset.dates(), page=page)
+    return context
+
+
+def _render_rows(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    return render(request, template, context, status=200 if context["valid"] else 400)
+
+
+@staff_required
+def log(request: HttpRequest) -> HttpResponse:
+    """The log rows behind any number of the dashboard."""
+    context = _rows_behind(request, LogFilter, ChatRequestNotification.objects.all(), "activity")
+    if context["valid"] and request.GET.get("format") == "rows":
+        return _log_csv(context["filter"].qs, "log", context["dates"])
+    return _render_rows(request, "control_center/log.html", context)
+
+
+@staff_required
+def requests(request: HttpRequest) -> HttpResponse:
+    """The requests behind broadcast health's numbers."""
+    context = _rows_behind(request, RequestFilter, ChatSession.objects.all(), "activity")
+    return _render_rows(request, "control_center/requests.html", context)
+
+
+@staff_required
+def request_detail(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    try:
+        session = selectors.request_with_offers(session_id)
+    except ChatSession.DoesNotExist:
+        raise Http404("No such request.") from None
+    context = {"session": session, "timeline": selectors.request_timeline(session), "active": "activity",
+               "closure": getattr(session, "closure", None)}  # fmt: skip
+    return render(request, "control_center/request.html", context)
+
+
+@staff_required
+def hours(request: HttpRequest) -> HttpResponse:
+    """Requests and acceptance by hour of the day, for staffing."""
+    params = with_range_shown(request.GET)
+    filterset = RangeFilter(params, queryset=ChatRequestNotification.objects.all())
+    context = {"filter": filterset, "active": "hours", "quick_ranges": quick_ranges(params)}
     if not filterset.is_valid():
-        return render(request, "control_center/force_closes.html", context, status=400)
-    context["page"] = Paginator(filterset.qs, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    context.update(valid=True, dates=filterset.dates())
-    return render(request, "control_center/force_closes.html", context)
+        return render(request, "control_center/hours.html", context, status=400)
+    rows = selectors.by_hour(*filterset.date_range(), filterset.mitra_ids())
+    context.update(rows=rows, chart=charts.hourly_bars(rows), dates=filterset.dates(), totals=selectors.all_hours(rows))
+    return render(request, "control_center/hours.html", context)
+
+
+@staff_required
+def force_closes(request: HttpRequest) -> HttpResponse:
+    context = _rows_behind(request, ClosureFilter, SessionClosure.objects.all(), "closures")
+    return _render_rows(request, "control_center/force_closes.html", context)
+
+
+@staff_required
+@require_POST
+def review_closure(request: HttpRequest, closure_id: int) -> HttpResponse:
+    note = request.POST.get("note", "")[:500]
+    try:
+        session_services.review_closure(closure_id=closure_id, staff=request.user, note=note)
+        messages.success(request, "Marked reviewed.")
+    except DomainError as refusal:
+        if refusal.status_code == 404:
+            raise Http404(ERROR_MESSAGES["not_found"]) from None
+        messages.error(request, ERROR_MESSAGES[refusal.code])
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("control-center:force-closes")
+    return redirect(target)
 
 
 class MitraActivityAPIView(APIView):

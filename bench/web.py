@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import time
 
 import httpx
 
+from bench.fanout import make_accounts
 from devtools.launcher import web_concurrency
 from devtools.stack import Stack
 
@@ -25,27 +25,6 @@ CONCURRENCY = 32
 SECONDS = 5
 STORM = 50
 CHURN_PAIRS = 20
-
-ACCOUNTS_SCRIPT = """
-import json
-from rest_framework.authtoken.models import Token
-from pairing.models import MitraProfile, Role, User
-tag = "{tag}"
-users = User.objects.bulk_create(
-    [User(username=f"h{{tag}}-m{{i}}", role=Role.MITRA, display_name=f"H {{i}}") for i in range({mitras})]
-    + [User(username=f"h{{tag}}-c{{i}}", role=Role.CUSTOMER) for i in range({customers})]
-)
-MitraProfile.objects.update(is_available=False)
-MitraProfile.objects.bulk_create([MitraProfile(user=u) for u in users if u.role == Role.MITRA])
-tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
-print(json.dumps({{"mitras": [t.key for t in tokens if t.user.role == "mitra"],
-                  "customers": [t.key for t in tokens if t.user.role == "customer"]}}))
-"""
-
-
-def _accounts(stack: Stack, tag: str, mitras: int, customers: int) -> dict[str, list[str]]:
-    output = stack.manage("shell", "-c", ACCOUNTS_SCRIPT.format(tag=tag, mitras=mitras, customers=customers))
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -141,7 +120,7 @@ async def churn(stack: Stack, tokens: dict[str, list[str]]) -> tuple[float, int]
 def run(processes: int) -> dict[str, float]:
     with Stack(extra_env={"WEB_CONCURRENCY": str(processes), "BENCH_ROUTES": "1"}) as stack:
         stack.manage("appconfig", "early_end_mitra_enabled=true", "early_end_mitra_daily_cap=1000")
-        tokens = _accounts(stack, str(processes), STORM + CHURN_PAIRS, 6 + CHURN_PAIRS)
+        tokens = make_accounts(stack, STORM + CHURN_PAIRS, 6 + CHURN_PAIRS, f"http{processes}")
         me = asyncio.run(throughput(f"{stack.url}/api/mitra/me/", tokens["mitras"][0]))
         bare = asyncio.run(throughput(f"{stack.url}/bench/three-queries/", tokens["mitras"][0]))
         winners, slowest, lone = asyncio.run(accept_storm(stack, tokens))

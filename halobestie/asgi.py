@@ -10,13 +10,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from pairing.realtime.routing import websocket_urlpatterns  # noqa: E402
+from activity.routing import websocket_urlpatterns as staff_websockets  # noqa: E402
+from pairing.realtime.routing import websocket_urlpatterns as app_websockets  # noqa: E402
 
-# Token auth is done by the consumers (query string or Authorization header); mobile
-# apps send no Origin header, so there is no origin check here.
+# The apps' sockets authenticate by token in their consumers (mobile apps send no Origin
+# header); the control center's socket authenticates by session (see activity.routing).
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": URLRouter(websocket_urlpatterns),
+        "websocket": URLRouter([*app_websockets, *staff_websockets]),
     }
 )

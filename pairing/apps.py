@@ -7,9 +7,10 @@ class PairingConfig(AppConfig):
 
     def ready(self) -> None:
         # Delivery subscribes to the events state changes announce: sockets first, then pushes.
-        from .events.bus import subscribe
+        from .events.bus import subscribe, watch_for_staff
         from .push.subscriber import on_event as push_on_event
-        from .realtime.delivery import publish
+        from .realtime.delivery import publish, tell_staff
 
         subscribe(publish)
         subscribe(push_on_event)
+        watch_for_staff(tell_staff)

@@ -8,6 +8,7 @@ from common.errors import DomainError, NotFound
 
 __all__ = [
     "AlreadyResponded",
+    "AlreadyReviewed",
     "EarlyEndDisabled",
     "NotFound",
     "RequestAlreadyPending",
@@ -35,3 +36,9 @@ class SessionNotActive(DomainError):
 class EarlyEndDisabled(DomainError):
     code = "early_end_disabled"
     status_code = 403
+
+
+class AlreadyReviewed(DomainError):
+    """A force-close's review is written once; a second reviewer sees the first one's."""
+
+    code = "already_reviewed"

@@ -15,6 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from common.errors import NotFound
 
+from ..events.bus import tell_staff_on_commit
 from ..locking import locked
 from .models import Device, MitraProfile, Role, User
 
@@ -90,6 +91,7 @@ def set_mitra_availability(*, mitra: User, is_available: bool) -> MitraProfile:
     if profile.is_available != is_available:
         profile.is_available = is_available
         profile.save(update_fields=["is_available"])
+        tell_staff_on_commit(what="mitra.availability")
     return profile
 
 

@@ -28,19 +28,45 @@ from django.utils import timezone
 from . import outbox
 from .event import Audience, Event, encode
 
-__all__ = ["Audience", "Event", "changing", "dispatch", "encode", "send_event_on_commit", "subscribe"]
+__all__ = [
+    "Audience", "Event", "changing", "dispatch", "encode", "send_event_on_commit", "subscribe", "tell_staff_on_commit",
+    "watch_for_staff",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
 
 Subscriber = Callable[[Event], None]
 _subscribers: list[Subscriber] = []
+StaffWatcher = Callable[[str], None]
+_staff_watchers: list[StaffWatcher] = []
 _pending = threading.local()
 
 
 def subscribe(subscriber: Subscriber) -> None:
     if subscriber not in _subscribers:
         _subscribers.append(subscriber)
+
+
+def watch_for_staff(watcher: StaffWatcher) -> None:
+    """`watcher(what)` runs after every committed event and every change only staff watch."""
+    if watcher not in _staff_watchers:
+        _staff_watchers.append(watcher)
+
+
+def tell_staff_on_commit(*, what: str) -> None:
+    """A change no user gets an event for but the staff live view shows (an offer
+    delivered or seen, a mitra's availability): no seq, nothing to replay; the live view
+    reads the state again."""
+    transaction.on_commit(lambda: _tell_staff(what))
+
+
+def _tell_staff(what: str) -> None:
+    for watcher in _staff_watchers:
+        try:
+            watcher(what)
+        except Exception:  # the live view is a convenience: it reads the state again on its next change
+            logger.warning("could not tell staff of %s", what, exc_info=True)
 
 
 @contextmanager
@@ -83,6 +109,7 @@ def dispatch(event: Event) -> bool:
         except Exception:
             delivered = False
             logger.exception("event %s #%s: %s failed", event.type, event.batch_id, subscriber.__qualname__)
+    _tell_staff(event.type)
     return delivered
 
 

@@ -6,9 +6,11 @@ recipient its number (`seq`) in it; `EventSequence` is each user's counter. Rows
 kept at least 10 minutes and at least the user's last 500 (`services.prune`).
 """
 
+from django.conf import settings
 from django.db import models
 
-from ..accounts.models import User
+# Users by setting, not by import: every domain (accounts too) announces events.
+User = settings.AUTH_USER_MODEL
 
 
 class EventSequence(models.Model):

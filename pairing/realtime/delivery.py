@@ -30,6 +30,9 @@ from ..events.bus import Event
 from ..events.outbox import StoredEvent
 
 EVERYONE_GROUP = "everyone"
+# Staff live views: told *that* something changed (one small message), never what a user got.
+STAFF_GROUP = "staff.live"
+STAFF_MESSAGE_TYPE = "live.changed"  # handled by the live view consumer's `live_changed`
 MESSAGE_TYPE = "pairing.event"  # handled by the consumers' `pairing_event` method
 PUBLISH_TIMEOUT_SECONDS = 5
 # Events for at most this many users go to the users' own groups.
@@ -148,3 +151,12 @@ _publisher = _Publisher()
 def publish(event: Event) -> None:
     """The sockets' subscriber to committed events."""
     _publisher.publish(sends_for(event))
+
+
+def staff_message(what: str) -> dict[str, Any]:
+    return {"type": STAFF_MESSAGE_TYPE, "what": what}
+
+
+def tell_staff(what: str) -> None:
+    """The staff live views' watcher of committed changes."""
+    _publisher.publish([(STAFF_GROUP, staff_message(what))])

@@ -24,7 +24,7 @@ from common.errors import NotFound
 from .. import presenters
 from ..accounts.models import MitraProfile, Role, User
 from ..errors import AlreadyResponded, RequestAlreadyPending, RequestNotPending
-from ..events.bus import changing, send_event_on_commit
+from ..events.bus import changing, send_event_on_commit, tell_staff_on_commit
 from ..lifecycle import (
     ACTIVE_SESSION_STATUSES,
     OWN_ANSWERS,
@@ -298,9 +298,12 @@ def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
     """The offers reached the mitra's app; the first proof wins. Never touches `response`."""
     if not session_ids:
         return 0
-    return ChatRequestNotification.objects.filter(
+    marked = ChatRequestNotification.objects.filter(
         mitra=mitra, session_id__in=session_ids, delivered_at__isnull=True
     ).update(delivered_at=timezone.now(), delivered_via=via)
+    if marked:
+        tell_staff_on_commit(what="offer.delivered")
+    return marked
 
 
 def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) -> ChatRequestNotification:
@@ -311,6 +314,7 @@ def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) ->
         ChatRequestNotification.objects.filter(pk=notification.pk, delivered_at__isnull=True).update(
             delivered_at=now, delivered_via=via
         )
-        ChatRequestNotification.objects.filter(pk=notification.pk, seen_at__isnull=True).update(seen_at=now)
+        if ChatRequestNotification.objects.filter(pk=notification.pk, seen_at__isnull=True).update(seen_at=now):
+            tell_staff_on_commit(what="offer.seen")
     notification.refresh_from_db(fields=["delivered_at", "delivered_via", "seen_at"])
     return notification

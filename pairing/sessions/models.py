@@ -32,6 +32,10 @@ class SessionClosure(models.Model):
     reason_note = models.TextField(blank=True)
     needs_review = models.BooleanField(default=False)
     created_at = models.DateTimeField()
+    # Staff's review of a flagged force-close: written once, by `review_closure`.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    review_note = models.TextField(blank=True)
 
     class Meta:
         db_table = "session_closures"
@@ -39,3 +43,9 @@ class SessionClosure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}: {self.reason_code} by {self.initiated_by}"
+
+    @property
+    def served_minutes(self) -> float | None:
+        """How long the chat ran before the closing grace began (booked: `session.duration_minutes`)."""
+        started = self.session.accepted_at
+        return None if started is None else max((self.created_at - started).total_seconds() / 60, 0.0)

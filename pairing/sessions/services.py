@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from django.db import transaction
 from django.utils import timezone
 
 from appconfig.models import RuntimeConfig, get_config
+from common.errors import NotFound
 
 from .. import presenters
 from ..accounts.models import MitraProfile, User
-from ..errors import EarlyEndDisabled, SessionNotActive
+from ..errors import AlreadyReviewed, EarlyEndDisabled, SessionNotActive
 from ..events.bus import send_event_on_commit
 from ..lifecycle import RUNNING_STATUSES, SessionStatus, is_time_up, sessions_grace_over, sessions_time_up
 from ..locking import expiry_committed, locked, sweep
@@ -105,3 +107,16 @@ def advance_sessions(*, now: datetime | None = None) -> tuple[list[ChatSession],
     started = sweep(sessions.filter(sessions_time_up(now)), lambda session: _time_up(session, now, grace_seconds))
     closed = sweep(sessions.filter(sessions_grace_over(now)), lambda session: _close(session, now))
     return started, closed
+
+
+def review_closure(*, closure_id: int, staff: User, note: str) -> SessionClosure:
+    """Staff mark a force-close reviewed, once: who, when and what they concluded."""
+    with transaction.atomic():
+        closure = SessionClosure.objects.select_for_update().filter(id=closure_id).first()
+        if closure is None:
+            raise NotFound("No such force-close.")
+        if closure.reviewed_at is not None:
+            raise AlreadyReviewed()
+        closure.reviewed_at, closure.reviewed_by, closure.review_note = timezone.now(), staff, note.strip()
+        closure.save(update_fields=["reviewed_at", "reviewed_by", "review_note"])
+    return closure

@@ -34,6 +34,7 @@ def expected(rows, include) -> dict:
         out[name] = {
             "notified": len(mine),
             **count,
+            "pending": sum(1 for r in mine if r[2] is None),
             "acceptance_rate": count["accepted"] / base if base else None,
             "avg_response_seconds": sum(times) / len(times) if times else None,
             "avg_active_session_count": sum(r[4] for r in mine) / len(mine) if mine else None,
@@ -115,12 +116,12 @@ def test_page_csv_and_json_agree_with_the_definitions(seeded, staff, client, tz,
             cell = by_csv[name][key]  # rounded to 4 decimals in the CSV
             assert (cell == "") == (value is None) and (not cell or abs(float(cell) - value) <= 5e-5), (name, key, cell)
         cells = html[f"Display {name}"]
-        assert cells[1:7] == [
-            str(figures[k]) for k in ("notified", "accepted", "rejected", "ignored", "missed", "cancelled")
+        assert cells[1:8] == [
+            str(figures[k]) for k in ("notified", "accepted", "rejected", "ignored", "missed", "cancelled", "pending")
         ]
         base = figures["accepted"] + figures["rejected"] + figures["ignored"]
         rate = f"{100 * figures['accepted'] / base:.0f}% ({figures['accepted']} of {base})" if base else "— (0)"
-        assert cells[7] == rate
+        assert cells[8] == rate
     totals = expected([("all", *r[1:]) for r in rows], ["all"])["all"]
     for key, value in totals.items():
         assert same(api["totals"][key], value), (key, api["totals"][key], value)
@@ -239,11 +240,16 @@ def test_broadcast_health(seeded, staff, client):
     )
     # 5 seeded requests on the 10th in Jakarta (ayu 09:00, 12:00, 23:30; budi 10:00, 23:59; all
     # stored as expired) + these 4. Request to first accept: 2.0 and 4.0 s (dewi's two sessions).
-    assert "<dt>Requests</dt><dd>9</dd>" in health
-    assert "<dt>Accepted</dt><dd>2 <small>22%</small>" in health
-    assert "<dt>Cancelled</dt><dd>1 <small>11%</small>" in health
-    assert "<dt>Expired</dt><dd>6 <small>67%</small>" in health
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", health))
+    assert "Requests 9 " in text
+    assert "Accepted 2 22%" in text and "Cancelled 1 11%" in text and "Expired 6 67%" in text
+    assert "Pending 0 " in text  # the four outcomes add up to the requests
     assert "median 3.0 s · p90 3.8 s" in health  # percentile_cont: 2 + 0.9 * (4 - 2)
+    # Each number links to the requests behind it, and that list holds exactly them.
+    links = dict(re.findall(r'<dt>(\w+)</dt><dd><a href="([^"]+)">', health))
+    for outcome, count in (("Requests", 9), ("Accepted", 2), ("Cancelled", 1), ("Expired", 6)):
+        listed = client.get(links[outcome].replace("&amp;", "&")).content.decode()
+        assert f"· {count} requests" in listed, outcome
 
 
 def test_force_closes_page_and_early_end_rate(seeded, staff, client):
@@ -340,11 +346,14 @@ def test_chart_ticks_sit_at_their_values():
 
     from activity.charts import daily_stacked_bars
 
-    chart = daily_stacked_bars([{"day": date(2026, 11, 10), "accepted": 1, "rejected": 1, "ignored": 1, "missed": 0}])
+    day = {"day": date(2026, 11, 10), "accepted": 1, "rejected": 1, "ignored": 1, "missed": 0, "cancelled": 2}
+    chart = daily_stacked_bars([day])
     baseline, top = chart["baseline"], chart["ticks"][-1]["y"]
+    assert [t["value"] for t in chart["ticks"]] == [0, 2, 4, 6]  # whole, even steps above the peak of 5
     for tick in chart["ticks"]:
-        assert tick["y"] == pytest.approx(baseline - (baseline - top) * tick["value"] / 3)
-    assert [t["value"] for t in chart["ticks"]] == [0, 1, 3]
+        assert tick["y"] == pytest.approx(baseline - (baseline - top) * tick["value"] / 6)
+    assert sum(bar.height for bar in chart["bars"]) == pytest.approx((baseline - top) * 5 / 6)  # cancelled drawn
+    assert any("2 cancelled" in bar.title for bar in chart["bars"])
 
 
 def test_date_inputs_show_the_range_in_force_and_quick_ranges_set_it(seeded, staff, client):
@@ -387,4 +396,4 @@ def test_the_log_rows_behind_the_figures_download_as_csv_and_link_to_their_reque
     assert len(ayu_rows) == in_db.filter(mitra=ayu.user).count() and {r["mitra_id"] for r in ayu_rows} == {str(ayu.id)}
     page = client.get(f"{PAGE}{ayu.id}/?{query}").content.decode()
     first = in_db.filter(mitra=ayu.user).order_by("-notified_at").first()
-    assert f'href="/admin/pairing/chatsession/{first.session_id}/change/" title="{first.session_id}"' in page
+    assert f'href="/control-center/requests/{first.session_id}/" title="{first.session_id}"' in page
