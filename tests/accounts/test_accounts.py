@@ -111,6 +111,33 @@ def test_staff_see_and_lift_a_lock_in_the_admin(db, anon, client):
 
 
 @override_settings(AXES_FAILURE_LIMIT=3)
+def test_a_mitras_admin_page_shows_presence_sessions_devices_and_the_lock_and_unlocks(db, anon, client):
+    from pairing.push.models import PushAttempt
+
+    call_command("create_account", "ayu", role="mitra", password="pw-123456")
+    call_command("create_account", "boss", role="staff", password="pw-boss-1")
+    ayu = User.objects.get(username="ayu")
+    device = Device.objects.create(user=ayu, token="tok-" + "x" * 40 + "ABCD1234", platform="android")
+    PushAttempt.objects.create(device=device, user=ayu, kind="chat_request", status="invalid_token",
+                               error="Requested entity was not found.")  # fmt: skip
+    for _ in range(3):
+        _login(anon, "ayu", "bad")
+    assert _login(anon, "ayu", "pw-123456").status_code == 429
+    client.force_login(User.objects.get(username="boss"))
+    page = client.get(f"/admin/pairing/user/{ayu.id}/change/").content.decode()
+    assert "Mitra now" in page and "online now" in page.lower()
+    assert "locked after 4 failed sign-ins" in page  # the refused right password counts too
+    assert "…ABCD1234" in page and "invalid_token at" in page and "Requested entity was not found." in page
+    assert "1 of 1" in page  # failures this week
+    listing = client.get("/admin/pairing/user/?role=mitra").content.decode()
+    assert "available" in listing
+    done = client.post("/admin/pairing/user/", {"action": "unlock_sign_in", "_selected_action": [ayu.pk]}, follow=True)
+    assert "Cleared 1 failed sign-in records." in done.content.decode()
+    assert _login(anon, "ayu", "pw-123456").status_code == 200
+    assert "not locked" in client.get(f"/admin/pairing/user/{ayu.id}/change/").content.decode()
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
 def test_staff_login_forms_are_protected_too(db, client):
     call_command("create_account", "boss", role="staff", password="pw-boss-1")
     for path in ("/control-center/login/", "/admin/login/"):
