@@ -7,68 +7,17 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
 
-from pairing.accounts.services import create_or_update_account
+from .conftest import CHROMIUM, shot
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"),
 ]
-SHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parent.parent / ".run" / "screenshots"))
-
-
-@pytest.fixture
-def boss(seeded):
-    """A staff account and two force-closes, made before the browser starts: Playwright's
-    sync API runs an event loop in this thread, and Django refuses database calls from one."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from pairing.models import ChatSession, SessionClosure, User
-
-    customer = User.objects.filter(role="customer").first()
-    now = timezone.now()
-    for minutes, (reason, note, flagged) in enumerate(
-        [("customer_abusive", "", False), ("other", "Kasar sekali", True)]
-    ):
-        session = ChatSession.objects.create(
-            customer=customer, mitra=seeded["ayu"].user, duration_minutes=30, status="closing",
-            requested_at=now, expires_at=now, accepted_at=now - timedelta(minutes=10 - minutes),
-        )  # fmt: skip
-        SessionClosure.objects.create(
-            session=session, initiated_by="mitra", initiator=seeded["ayu"].user, reason_code=reason,
-            reason_note=note, needs_review=flagged, created_at=now - timedelta(minutes=5 - minutes),
-        )  # fmt: skip
-    return create_or_update_account(username="boss", role="staff", password="boss-password-1", display_name="Boss")[0]
-
-
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"],
-        )  # fmt: skip
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        browser.close()
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_staff_signs_in_filters_sorts_opens_a_mitra_and_downloads_csv(boss, live_server, browser_page):
@@ -88,7 +37,7 @@ def test_staff_signs_in_filters_sorts_opens_a_mitra_and_downloads_csv(boss, live
     page.click("text=Apply")
     page.wait_for_url("**date_to=2026-11-10**")
     ayu = page.locator("table.activity tbody tr", has_text="Display ayu")
-    assert ayu.locator("td").nth(1).inner_text() == "3"
+    assert ayu.locator("td").nth(0).inner_text() == "3"  # notified (the name is the row's header)
     assert ayu.locator("td").nth(7).inner_text() == "33% (1 of 3)"  # accepted, rejected, ignored
     assert page.locator("table.activity tfoot td").first.inner_text() == "5"
 
