@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from common.days import day_start
-from common.messages import EARLY_END_REASONS
+from common.messages import EARLY_END_REASONS, STAFF_REASON_LABELS
 from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, NotificationResponse, SessionStatus
 from pairing.models import ChatRequestNotification, ChatSession, ClosureInitiator, Role, SessionClosure, User
 
@@ -46,7 +46,20 @@ SORT_COLUMNS = [
 SORT_CHOICES = [(c, c) for c in SORT_COLUMNS] + [(f"-{c}", f"-{c}") for c in SORT_COLUMNS]
 
 
+class MitraChoices(forms.models.ModelChoiceIterator):
+    """(id, name) pairs read as tuples: 500 model instances per page view cost more than the query."""
+
+    def __iter__(self):
+        for user_id, display_name, username in self.queryset.values_list("id", "display_name", "username"):
+            yield user_id, display_name or username
+
+    def __len__(self) -> int:
+        return self.queryset.count()
+
+
 class MitraChoiceField(forms.ModelMultipleChoiceField):
+    iterator = MitraChoices
+
     def label_from_instance(self, user: User) -> str:
         return user.name
 
@@ -215,7 +228,7 @@ class ClosureFilter(RangeFilter):
     time_field = "created_at"
     mitra = MitraFilter("initiator")
     reason = django_filters.ChoiceFilter(
-        choices=[(code, label) for code, label in EARLY_END_REASONS.items()], field_name="reason_code",
+        choices=[(code, STAFF_REASON_LABELS[code]) for code in EARLY_END_REASONS], field_name="reason_code",
         empty_label="(any reason)",
     )  # fmt: skip
     flagged = django_filters.BooleanFilter(

@@ -228,9 +228,9 @@ def mitra_activity(
     if mitra_ids is not None:
         mitras = mitras.filter(id__in=mitra_ids)
     table = ActivityTable(rows=[])
-    for mitra in mitras.only("id", "username", "display_name"):
-        row = ActivityRow(mitra.id, mitra.name, **figures.get(mitra.id, {}))
-        row.accepted_sessions, row.early_ends = early.get(mitra.id, (0, 0))
+    for mitra_id, display_name, username in mitras.values_list("id", "display_name", "username"):
+        row = ActivityRow(mitra_id, display_name or username, **figures.get(mitra_id, {}))
+        row.accepted_sessions, row.early_ends = early.get(mitra_id, (0, 0))
         table.rows.append(row)
         table.totals.add(row)
     sort_rows(table.rows, sort)

@@ -21,6 +21,16 @@ EARLY_END_REASONS: dict[str, str] = {
 
 CLOSURE_TIME_UP_LABEL = "Waktu habis"
 
+# The same reasons as staff pages and the admin name them: staff pages are in English,
+# with the business's own Indonesian terms (mitra, Bestie, Sesi Aktif) kept as they are.
+STAFF_REASON_LABELS: dict[str, str] = {
+    "time_up": "Time up",
+    "customer_abusive": "Customer abusive",
+    "customer_left": "Customer left",
+    "out_of_scope": "Out of scope",
+    "other": "Other",
+}
+
 ERROR_MESSAGES: dict[str, str] = {
     "invalid": "Some fields are invalid.",
     "invalid_credentials": "Wrong username or password.",

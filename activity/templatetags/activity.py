@@ -3,6 +3,8 @@ number of the activity table a link to the log rows behind it."""
 
 from __future__ import annotations
 
+from datetime import date
+from functools import cache, lru_cache
 from urllib.parse import urlencode
 
 from django import template
@@ -37,19 +39,36 @@ COUNTS = ("accepted", "rejected", "ignored", "missed", "cancelled", "pending")
 
 
 class RowsBehind:
-    """Links to the log rows (or force-closes) behind a number, for some mitras and days."""
+    """Links to the log rows (or force-closes) behind a number, for some mitras and days.
+
+    Built by string concatenation from parts encoded once: 500 rows of 14 links each
+    through `urlencode` and `reverse` cost more than the page's queries."""
 
     def __init__(self, dates: tuple, mitra_ids: list[int] | None) -> None:
-        self.scope = [("date_from", dates[0].isoformat()), ("date_to", dates[1].isoformat())]
-        self.scope += [("mitra", str(i)) for i in mitra_ids or ()]
-        self.log = reverse("control-center:log")
-        self.closures = reverse("control-center:force-closes")
+        scope = _days(dates[0], dates[1]) + "".join(f"&mitra={int(i)}" for i in mitra_ids or ())
+        self.log = f"{_url('control-center:log')}?{scope}"
+        self.closures = f"{_url('control-center:force-closes')}?{scope}"
 
     def href(self, *, responses: tuple[str, ...] = (), delivered: bool = False, closures: bool = False) -> str:
-        params = [*self.scope, *(("response", r) for r in responses)]
-        if delivered:
-            params.append(("delivered", "yes"))
-        return escape(f"{self.closures if closures else self.log}?{urlencode(params)}")
+        """The link, already escaped for an attribute (dates, ids and our codes need only `&`)."""
+        base = self.closures if closures else self.log
+        return f"{base}{_narrowing(responses, delivered)}".replace("&", "&amp;")
+
+
+@cache
+def _url(name: str) -> str:
+    return reverse(name)
+
+
+@lru_cache(maxsize=16)
+def _days(date_from: date, date_to: date) -> str:
+    return urlencode([("date_from", date_from.isoformat()), ("date_to", date_to.isoformat())])
+
+
+@lru_cache(maxsize=64)
+def _narrowing(responses: tuple[str, ...], delivered: bool) -> str:
+    params = [("response", r) for r in responses] + ([("delivered", "yes")] if delivered else [])
+    return f"&{urlencode(params)}" if params else ""
 
 
 def _a(href: str, text: object) -> str:
@@ -86,7 +105,7 @@ def activity_rows(rows: list, dates: tuple, detail_suffix: str) -> SafeString:
         return mark_safe(f'<tr><td colspan="{COLUMNS}" class="empty">No mitras match.</td></tr>')
     lines = []
     for row in rows:
-        detail = reverse("control-center:mitra-detail", args=[row.mitra_id]) + detail_suffix
+        detail = f"{_url('control-center:mitra-activity')}{row.mitra_id}/{detail_suffix}"
         cells = "".join(f'<td class="num">{cell}</td>' for cell in row_cells(row, RowsBehind(dates, [row.mitra_id])))
         lines.append(f'<tr><th scope="row"><a href="{escape(detail)}">{escape(row.display_name)}</a></th>{cells}</tr>')
     return mark_safe("\n".join(lines))
@@ -99,12 +118,13 @@ def activity_totals(totals, dates: tuple, mitra_ids: list[int] | None) -> SafeSt
 
 
 @register.simple_tag
-def rows_behind(dates: tuple, mitra_ids: list[int] | None = None, **kwargs) -> str:
+def rows_behind(dates: tuple, mitra_ids: list[int] | None = None, **kwargs) -> SafeString:
     """A link to log rows from a template: {% rows_behind dates ids responses="missed" delivered=1 %}."""
     responses = tuple(r for r in kwargs.get("responses", "").split(",") if r)
-    return RowsBehind(dates, mitra_ids).href(
+    href = RowsBehind(dates, mitra_ids).href(
         responses=responses, delivered=bool(kwargs.get("delivered")), closures=bool(kwargs.get("closures"))
     )
+    return mark_safe(href)  # escaped by `href`
 
 
 @register.filter

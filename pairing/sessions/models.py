@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from common.messages import CLOSURE_TIME_UP_LABEL, EARLY_END_REASONS
+from common.messages import STAFF_REASON_LABELS
 
 from ..accounts.models import User
 from ..requests.models import ChatSession
@@ -16,12 +16,12 @@ class ClosureInitiator(models.TextChoices):
 
 
 class ClosureReason(models.TextChoices):
-    # Labels from the one message table, so the admin and control center read as the app does.
-    TIME_UP = "time_up", CLOSURE_TIME_UP_LABEL
-    CUSTOMER_ABUSIVE = "customer_abusive", EARLY_END_REASONS["customer_abusive"]
-    CUSTOMER_LEFT = "customer_left", EARLY_END_REASONS["customer_left"]
-    OUT_OF_SCOPE = "out_of_scope", EARLY_END_REASONS["out_of_scope"]
-    OTHER = "other", EARLY_END_REASONS["other"]
+    # Staff's labels, from the one message table; the app shows its own (EARLY_END_REASONS).
+    TIME_UP = "time_up", STAFF_REASON_LABELS["time_up"]
+    CUSTOMER_ABUSIVE = "customer_abusive", STAFF_REASON_LABELS["customer_abusive"]
+    CUSTOMER_LEFT = "customer_left", STAFF_REASON_LABELS["customer_left"]
+    OUT_OF_SCOPE = "out_of_scope", STAFF_REASON_LABELS["out_of_scope"]
+    OTHER = "other", STAFF_REASON_LABELS["other"]
 
 
 class SessionClosure(models.Model):
