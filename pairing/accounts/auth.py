@@ -6,6 +6,7 @@ import re
 
 from rest_framework import exceptions, permissions
 from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
 
 from .models import Role, User
 
@@ -18,7 +19,13 @@ class StrictTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
         if not TOKEN_PATTERN.match(key):
             raise exceptions.AuthenticationFailed("Invalid token.")
-        return super().authenticate_credentials(key)
+        try:  # the mitra's profile comes in the same query: most mitra calls read it
+            token = Token.objects.select_related("user", "user__mitra_profile").get(key=key)
+        except Token.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        return token.user, token
 
 
 def user_for_token(key: str | None) -> User | None:

@@ -49,7 +49,8 @@ def subscribe(subscriber: Subscriber) -> None:
 
 
 def watch_for_staff(watcher: StaffWatcher) -> None:
-    """`watcher(what)` runs after every committed event and every change only staff watch."""
+    """`watcher(what)` runs after every change only staff watch (`tell_staff_on_commit`);
+    committed events reach staff through their subscribers (realtime's publish)."""
     if watcher not in _staff_watchers:
         _staff_watchers.append(watcher)
 
@@ -109,7 +110,6 @@ def dispatch(event: Event) -> bool:
         except Exception:
             delivered = False
             logger.exception("event %s #%s: %s failed", event.type, event.batch_id, subscriber.__qualname__)
-    _tell_staff(event.type)
     return delivered
 
 

@@ -107,11 +107,13 @@ def stored_frame(event: StoredEvent) -> str:
 
 
 def sends_for(event: Event) -> list[tuple[str, dict[str, Any]]]:
-    """Which groups get the event's one message."""
+    """Which groups get the event's one message, and the staff live views' nudge beside it
+    (sent together, in one round trip)."""
     msg = message(event)
+    nudge = (STAFF_GROUP, staff_message(event.type))
     if len(event.recipients) <= DIRECT_RECIPIENTS:
-        return [(user_group(user_id), msg) for user_id in event.recipients]
-    return [(EVERYONE_GROUP, msg)]
+        return [*((user_group(user_id), msg) for user_id in event.recipients), nudge]
+    return [(EVERYONE_GROUP, msg), nudge]
 
 
 # --- publishing from sync code ------------------------------------------------

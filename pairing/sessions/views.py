@@ -16,6 +16,7 @@ from .. import presenters
 from ..accounts import selectors as account_selectors
 from ..accounts import services as account_services
 from ..accounts.auth import IsMitra
+from ..accounts.models import MitraProfile
 from ..accounts.serializers import AvailabilitySerializer
 from . import selectors, services
 from .serializers import EndSessionSerializer
@@ -33,14 +34,16 @@ class MitraMeView(APIView):
     @extend_schema(request=AvailabilitySerializer, responses={200: presenters.MitraMeSerializer, 400: ERROR})
     def patch(self, request: Request) -> Response:
         data = validated(AvailabilitySerializer, request, partial=True)
+        profile = None
         if "is_available" in data:
-            account_services.set_mitra_availability(mitra=request.user, is_available=data["is_available"])
-        return Response(self._me(request))
+            profile = account_services.set_mitra_availability(mitra=request.user, is_available=data["is_available"])
+        return Response(self._me(request, profile))
 
     @staticmethod
-    def _me(request: Request) -> dict:
+    def _me(request: Request, profile: MitraProfile | None = None) -> dict:
         mitra = request.user
-        return presenters.mitra_me(mitra, account_selectors.mitra_profile(mitra), selectors.active_session_count(mitra))
+        profile = profile or account_selectors.mitra_profile(mitra)
+        return presenters.mitra_me(mitra, profile, selectors.active_session_count(mitra))
 
 
 class MitraSessionsView(APIView):
