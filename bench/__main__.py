@@ -1,4 +1,4 @@
-"""`make bench` (python -m bench [fanout|resume|http|dashboard] [options]): prints figures and ratios."""
+"""`make bench` (python -m bench [fanout|resume|http|dashboard|profile] [options]): prints figures and ratios."""
 
 from __future__ import annotations
 
@@ -12,15 +12,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "halobestie.settings")
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench ARGS=...")
     # No `choices`: argparse checks an empty list against them and refuses it.
-    parser.add_argument("which", nargs="*", help="fanout, resume, http, dashboard (default: all)")
+    parser.add_argument("which", nargs="*", help="fanout, resume, http, dashboard, profile (default: all but profile)")
     parser.add_argument("--mitras", default="200,1000,5000", help="fan-out sizes, comma-separated")
     parser.add_argument("--requests", type=int, default=20, help="requests per fan-out size")
     parser.add_argument("--rows", type=int, default=1_000_000, help="dashboard log rows")
     args = parser.parse_args()
     which = args.which or ["fanout", "resume", "http", "dashboard"]
-    unknown = set(which) - {"fanout", "resume", "http", "dashboard"}
+    unknown = set(which) - {"fanout", "resume", "http", "dashboard", "profile"}
     if unknown:
-        parser.error(f"unknown benchmark: {', '.join(sorted(unknown))} (use fanout, resume, http or dashboard)")
+        parser.error(
+            f"unknown benchmark: {', '.join(sorted(unknown))} (use fanout, resume, http, dashboard or profile)"
+        )
     if "fanout" in which:
         from bench import fanout
 
@@ -37,6 +39,10 @@ def main() -> int:
         from bench import dashboard
 
         dashboard.main(args.rows)
+    if "profile" in which:
+        from bench import profile
+
+        profile.main()
     return 0
 
 
