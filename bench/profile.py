@@ -41,9 +41,15 @@ def _where(frame: str) -> str:
     return f"{name} ({path})"
 
 
-def summarize(raw: str) -> tuple[int, Counter, Counter]:
-    """(samples, own samples per function, inclusive samples per project function)."""
+def _ours(frame: str) -> bool:
+    return any(f"({pkg}/" in frame for pkg in ("pairing", "activity", "common"))
+
+
+def summarize(raw: str) -> tuple[int, Counter, Counter, dict[str, Counter]]:
+    """(samples, own samples per function, inclusive samples per project function, and for
+    each function the project function nearest to it on the stack: who made it wait or work)."""
     own, inclusive, total = Counter(), Counter(), 0
+    callers: dict[str, Counter] = {}
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -53,10 +59,11 @@ def summarize(raw: str) -> tuple[int, Counter, Counter]:
             continue
         total += int(count)
         own[frames[-1]] += int(count)
-        for frame in set(frames):
-            if any(frame.endswith(f"({pkg}") or f"({pkg}/" in frame for pkg in ("pairing", "activity", "common")):
-                inclusive[frame] += int(count)
-    return total, own, inclusive
+        ours = [frame for frame in frames if _ours(frame) and "daphne_server" not in frame]
+        callers.setdefault(frames[-1], Counter())[ours[-1] if ours else "(server, event loop)"] += int(count)
+        for frame in set(ours):
+            inclusive[frame] += int(count)
+    return total, own, inclusive, callers
 
 
 def main() -> None:
@@ -65,7 +72,7 @@ def main() -> None:
         print("Profile skipped: py-spy is not installed (pip install py-spy)")
         return
     with Stack(extra_env={"WEB_CONCURRENCY": "1"}) as stack, tempfile.TemporaryDirectory() as tmp:
-        stack.manage("appconfig", "early_end_mitra_enabled=true", "early_end_mitra_daily_cap=100000")
+        stack.manage("appconfig", "early_end_mitra_enabled=true", "early_end_mitra_daily_cap=1000")
         tokens = make_accounts(stack, CHURN_PAIRS, CHURN_PAIRS, "profile")
         (web,) = stack.pids("daphne")
         out = Path(tmp) / "samples.txt"
@@ -79,12 +86,13 @@ def main() -> None:
         if not out.exists():
             print(f"Profile failed: {problem.strip()}")
             return
-        total, own, inclusive = summarize(out.read_text())
+        total, own, inclusive, callers = summarize(out.read_text())
     print(f"py-spy, one web process, churn of {CHURN_PAIRS} pairs ({cycles:.1f} cycles/s, {errors} 5xx): "
           f"{total} samples at {RATE}/s")  # fmt: skip
     print("\nBy own time:")
     for frame, count in own.most_common(SHOWN):
-        print(f"{100 * count / total:6.1f}%  {frame}")
+        ((caller, _),) = callers[frame].most_common(1)
+        print(f"{100 * count / total:6.1f}%  {frame}  <- mostly {caller}")
     print("\nThis project's functions, with what they call:")
     for frame, count in inclusive.most_common(SHOWN):
         print(f"{100 * count / total:6.1f}%  {frame}")
