@@ -67,7 +67,15 @@ def write(events: list[Event], now: datetime) -> None:
 
 
 def mark_dispatched(batch_ids: list[int]) -> None:
-    if batch_ids:
+    """A hint for the relay, written without waiting for the disk: if it is lost in a
+    crash the relay hands the events over again, which every subscriber tolerates. An
+    fsync here cost each state-changing call about 5 ms, after its own commit."""
+    if not batch_ids:
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         EventBatch.objects.filter(id__in=batch_ids, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
 
 

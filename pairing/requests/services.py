@@ -236,9 +236,23 @@ def _lock_answerable(
     return notification
 
 
+def _refuse_if_settled(mitra: User, session_id: UUID) -> None:
+    """Refuse without a lock an answer to a request already settled: in a storm of accepts
+    the late ones need not queue behind the winner's lock only to learn that it won.
+    A request still pending (or overdue, which only a locked write may expire) goes on
+    to the locked path, which decides."""
+    notification = selectors.notification_for_mitra(mitra, session_id)
+    now = timezone.now()
+    if notification.response in OWN_ANSWERS:
+        raise AlreadyResponded(request=presenters.request_view(notification, now))
+    if notification.session.status != SessionStatus.PENDING:
+        raise RequestNotPending(request=presenters.request_view(notification, now))
+
+
 def accept_chat_request(*, mitra: User, session_id: UUID) -> ChatRequestNotification:
     """First accept wins: the session row lock orders racing accepts, and every
     other unanswered row becomes `missed` in the same transaction."""
+    _refuse_if_settled(mitra, session_id)
     with expiry_committed() as refuse:
         notification = _lock_answerable(mitra, session_id, refuse)
         if notification is None:
