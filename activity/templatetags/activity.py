@@ -49,10 +49,12 @@ class RowsBehind:
         self.log = f"{_url('control-center:log')}?{scope}"
         self.closures = f"{_url('control-center:force-closes')}?{scope}"
 
-    def href(self, *, responses: tuple[str, ...] = (), delivered: bool = False, closures: bool = False) -> str:
+    def href(
+        self, *, responses: tuple[str, ...] = (), delivered: bool = False, seen: bool = False, closures: bool = False
+    ) -> str:
         """The link, already escaped for an attribute (dates, ids and our codes need only `&`)."""
         base = self.closures if closures else self.log
-        return f"{base}{_narrowing(responses, delivered)}".replace("&", "&amp;")
+        return f"{base}{_narrowing(responses, delivered, seen)}".replace("&", "&amp;")
 
 
 @cache
@@ -66,8 +68,9 @@ def _days(date_from: date, date_to: date) -> str:
 
 
 @lru_cache(maxsize=64)
-def _narrowing(responses: tuple[str, ...], delivered: bool) -> str:
+def _narrowing(responses: tuple[str, ...], delivered: bool, seen: bool = False) -> str:
     params = [("response", r) for r in responses] + ([("delivered", "yes")] if delivered else [])
+    params += [("seen", "yes")] if seen else []
     return f"&{urlencode(params)}" if params else ""
 
 
@@ -122,8 +125,9 @@ def rows_behind(dates: tuple, mitra_ids: list[int] | None = None, **kwargs) -> S
     """A link to log rows from a template: {% rows_behind dates ids responses="missed" delivered=1 %}."""
     responses = tuple(r for r in kwargs.get("responses", "").split(",") if r)
     href = RowsBehind(dates, mitra_ids).href(
-        responses=responses, delivered=bool(kwargs.get("delivered")), closures=bool(kwargs.get("closures"))
-    )
+        responses=responses, delivered=bool(kwargs.get("delivered")), seen=bool(kwargs.get("seen")),
+        closures=bool(kwargs.get("closures")),
+    )  # fmt: skip
     return mark_safe(href)  # escaped by `href`
 
 

@@ -17,6 +17,11 @@ PAGES = [
     "/control-center/mitra-activity/?format=csv",
     "/control-center/mitra-activity/{mitra}/",
     "/control-center/force-closes/",
+    "/control-center/log/",
+    "/control-center/log/?format=rows",
+    "/control-center/requests/",
+    "/control-center/hours/",
+    "/control-center/live/",
     "/admin/pairing/chatrequestnotification/",
     "/admin/pairing/chatsession/",
     "/admin/pairing/device/",
@@ -52,6 +57,9 @@ HOSTILE = [
     "since=%00",
     "flagged=%00&reason=%00",
     "format=%00",
+    "response=%00&response=pending&response=" + "x" * 500,
+    "outcome=%00",
+    "delivered=maybe&seen=%00",
 ]
 SECONDS = 3
 
