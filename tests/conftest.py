@@ -27,6 +27,23 @@ def _celery_runs_inline():
     app.conf.task_eager_propagates = True
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_session_left_on_the_test_database(django_db_setup, django_db_blocker):
+    """Threads that served sockets in-process (channels' database_sync_to_async) keep a
+    connection of their own; end those sessions before pytest-django drops the test
+    database, which PostgreSQL refuses while one is open."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     cache.clear()
