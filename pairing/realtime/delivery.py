@@ -49,8 +49,8 @@ def _unpack(packed: bytes) -> array:
     return values
 
 
-def packed_index(packed: bytes, user_id: int) -> int | None:
-    ids = _unpack(packed)
+def packed_index(packed: bytes | array, user_id: int) -> int | None:
+    ids = _unpack(packed) if isinstance(packed, bytes) else packed
     index = bisect_left(ids, user_id)
     return index if index < len(ids) and ids[index] == user_id else None
 
@@ -77,11 +77,20 @@ def socket_id() -> str:
 
 
 def frame_for(msg: dict[str, Any], user_id: int, socket: str) -> tuple[int, str] | None:
-    """This user's (seq, text frame) from a layer message, or None if it is not theirs."""
-    for data_json, packed_ids, packed_seqs in msg["audiences"]:
-        index = packed_index(packed_ids, user_id)
+    """This user's (seq, text frame) from a layer message, or None if it is not theirs.
+
+    The id and seq arrays are unpacked once per message and kept in it: a process's
+    sockets share the message, and unpacking per socket made a fan-out to N sockets cost
+    N times N ids (5,000 sockets copied 100 MB)."""
+    audiences = msg.get("_unpacked")
+    if audiences is None:
+        audiences = msg["_unpacked"] = [
+            (data_json, _unpack(ids), _unpack(seqs)) for data_json, ids, seqs in msg["audiences"]
+        ]
+    for data_json, ids, seqs in audiences:
+        index = packed_index(ids, user_id)
         if index is not None:
-            seq = _unpack(packed_seqs)[index]
+            seq = seqs[index]
             head_start, head_end = msg["head"]
             return seq, f'{head_start}.{socket}{head_end}"seq":{seq},"data":{data_json}}}'
     return None
