@@ -41,9 +41,9 @@
       var row = el("tr", null, {"data-request": request.id});
       var link = el("a", request.id.slice(0, 8) + "…", {href: request.url, title: request.id});
       var first = cell(row, null); first.className = "mono"; first.appendChild(link);
+      cell(row, remaining(request.expires_at), true).className = "num countdown"; // first: it is what a phone shows
       cell(row, request.customer);
       cell(row, request.minutes, true);
-      cell(row, remaining(request.expires_at), true).className = "num countdown";
       cell(row, request.offered, true);
       cell(row, request.delivered, true);
       cell(row, request.seen, true);

@@ -58,6 +58,8 @@ def test_live_page_follows_requests_and_mitras_without_a_reload(
             row.wait_for(timeout=WAIT_MS)
             assert row.locator("td").nth(4).inner_text() != "0"  # offered
             assert row.locator(".countdown").inner_text().endswith(" s")
+            box = row.locator(".countdown").bounding_box()
+            assert box["x"] + box["width"] <= viewport["width"]  # the countdown is on screen, even on a phone
             assert_fits(page, f"live at {width}")
             shot(page, f"live-{width}-waiting")
 
