@@ -257,7 +257,16 @@ RESPONSE_CHOICES = [(r.value, r.label) for r in NotificationResponse] + [(PENDIN
 YES_NO = [("yes", "yes"), ("no", "no")]
 
 
-class LogFilter(RangeFilter):
+class HourOfDay(django_filters.FilterSet):
+    """`hour=0..23`: rows whose time falls in that hour of the day (control center's time zone)."""
+
+    hour = django_filters.NumberFilter(method="filter_hour", min_value=0, max_value=23)
+
+    def filter_hour(self, queryset, name, value):
+        return queryset.filter(**{f"{self.time_field}__hour": int(value)}) if value is not None else queryset
+
+
+class LogFilter(RangeFilter, HourOfDay):
     """The log rows behind a dashboard number: by response (repeatable; `pending` is no
     response yet), whether the offer was delivered, seen or answered."""
 
@@ -294,7 +303,7 @@ REQUEST_OUTCOMES = {
 }
 
 
-class RequestFilter(RangeFilter):
+class RequestFilter(RangeFilter, HourOfDay):
     """Requests made in the range (broadcast health's rows), by outcome and accepting mitra."""
 
     time_field = "requested_at"

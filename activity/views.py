@@ -241,7 +241,8 @@ def hours(request: HttpRequest) -> HttpResponse:
     if not filterset.is_valid():
         return render(request, "control_center/hours.html", context, status=400)
     rows = selectors.by_hour(*filterset.date_range(), filterset.mitra_ids())
-    context.update(rows=rows, chart=charts.hourly_bars(rows), dates=filterset.dates(), totals=selectors.all_hours(rows))
+    context.update(rows=rows, chart=charts.hourly_bars(rows), dates=filterset.dates(), totals=selectors.all_hours(rows),
+                   ids=filterset.mitra_ids())  # fmt: skip
     return render(request, "control_center/hours.html", context)
 
 

@@ -134,3 +134,12 @@ def rows_behind(dates: tuple, mitra_ids: list[int] | None = None, **kwargs) -> S
 @register.filter
 def seconds_after(later, earlier) -> str:
     return "—" if later is None or earlier is None else seconds((later - earlier).total_seconds())
+
+
+@register.simple_tag
+def hour_rows(kind: str, dates: tuple, mitra_ids: list[int] | None, hour: int, outcome: str = "") -> SafeString:
+    """A link to the requests (`kind="requests"`, optionally of one outcome) or the log rows
+    (`kind="log"`) of one hour of the day, for the hourly view's numbers."""
+    scope = _days(dates[0], dates[1]) + "".join(f"&mitra={int(i)}" for i in mitra_ids or ())
+    extra = f"&outcome={outcome}" if outcome else ""
+    return mark_safe(f"{_url(f'control-center:{kind}')}?{scope}&hour={int(hour)}{extra}".replace("&", "&amp;"))

@@ -139,6 +139,14 @@ def test_hourly_view_counts_requests_and_acceptance_per_hour(seeded, staff, clie
         and "09:00\u201309:59" in html
         and 'aria-label="Requests by hour of the day"' in html
     )
+    # Each hour's numbers open the requests (or offers) of that hour, exactly as many.
+    opened = 0
+    for row in re.findall(r"<tr><td>\d\d:00.*?</tr>", html, flags=re.S):
+        for href, count in re.findall(r'<td class="num"><a href="([^"]+)">(\d+)</a></td>', row):
+            listed = client.get(unescape(href)).content.decode()
+            assert re.search(rf"· {count} (?:requests|rows)", listed), (href, count)
+            opened += 1
+    assert opened == 24 * 5
 
 
 @pytest.fixture

@@ -60,6 +60,8 @@ HOSTILE = [
     "response=%00&response=pending&response=" + "x" * 500,
     "outcome=%00",
     "delivered=maybe&seen=%00",
+    "hour=99",
+    "hour=1e309&hour=-1",
 ]
 SECONDS = 3
 
