@@ -114,7 +114,7 @@ def review_closure(*, closure_id: int, staff: User, note: str) -> SessionClosure
     with transaction.atomic():
         closure = SessionClosure.objects.select_for_update().filter(id=closure_id).first()
         if closure is None:
-            raise NotFound("No such force-close.")
+            raise NotFound()
         if closure.reviewed_at is not None:
             raise AlreadyReviewed()
         closure.reviewed_at, closure.reviewed_by, closure.review_note = timezone.now(), staff, note.strip()

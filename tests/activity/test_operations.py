@@ -180,6 +180,7 @@ def test_staff_review_a_flagged_force_close_once(flagged_closure, staff, client,
     assert flagged_closure.review_note == "Talked to ayu"
     mitra_page = client.get(f"{PAGE}{seeded['ayu'].id}/").content.decode()
     assert "reviewed" in mitra_page and "Talked to ayu" in mitra_page  # listed on the mitra's page too
+    assert client.post("/control-center/force-closes/999999/review/", {"note": "x"}).status_code == 404
     client.force_login(seeded["ayu"].user)
     assert client.post(review, {"note": "x"}).status_code == 302  # a mitra is sent to sign in
     assert client.post("/control-center/force-closes/999999/review/").status_code == 302
