@@ -221,8 +221,7 @@ def _lock_answerable(
     notification = _lock_notification(mitra, session_id)
     session = notification.session
     now = timezone.now()
-    if notification.response in OWN_ANSWERS:
-        raise AlreadyResponded(request=presenters.request_view(notification, now))
+    _refuse_if_settled(notification, now)
     if is_overdue(session, now):
         _expire(session, ExpireReason.TIMEOUT, now)
         refuse(
@@ -231,18 +230,12 @@ def _lock_answerable(
             )
         )
         return None
-    if session.status != SessionStatus.PENDING:
-        raise RequestNotPending(request=presenters.request_view(notification, now))
     return notification
 
 
-def _refuse_if_settled(mitra: User, session_id: UUID) -> None:
-    """Refuse without a lock an answer to a request already settled: in a storm of accepts
-    the late ones need not queue behind the winner's lock only to learn that it won.
-    A request still pending (or overdue, which only a locked write may expire) goes on
-    to the locked path, which decides."""
-    notification = selectors.notification_for_mitra(mitra, session_id)
-    now = timezone.now()
+def _refuse_if_settled(notification: ChatRequestNotification, now: datetime) -> None:
+    """Refuse an answer to a request this mitra answered already or that is no longer
+    pending. An overdue request is still pending here: only a locked write may expire it."""
     if notification.response in OWN_ANSWERS:
         raise AlreadyResponded(request=presenters.request_view(notification, now))
     if notification.session.status != SessionStatus.PENDING:
@@ -251,8 +244,10 @@ def _refuse_if_settled(mitra: User, session_id: UUID) -> None:
 
 def accept_chat_request(*, mitra: User, session_id: UUID) -> ChatRequestNotification:
     """First accept wins: the session row lock orders racing accepts, and every
-    other unanswered row becomes `missed` in the same transaction."""
-    _refuse_if_settled(mitra, session_id)
+    other unanswered row becomes `missed` in the same transaction. An accept of a request
+    already settled is refused from a plain read first (a status never returns to
+    pending): in a storm the late accepts need not queue behind the winner's lock."""
+    _refuse_if_settled(selectors.notification_for_mitra(mitra, session_id), timezone.now())
     with expiry_committed() as refuse:
         notification = _lock_answerable(mitra, session_id, refuse)
         if notification is None:
