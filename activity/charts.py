@@ -54,8 +54,7 @@ def _frame(slots: int, peak: int) -> dict:
 def _label_indexes(count: int) -> list[int]:
     """Evenly spaced labels that always include the last slot (today)."""
     every = max(1, math.ceil(count / MAX_X_LABELS))
-    indexes = list(range(count - 1, -1, -every))[::-1]
-    return indexes
+    return list(range(count - 1, -1, -every))[::-1]
 
 
 def daily_stacked_bars(days: list[dict]) -> dict:

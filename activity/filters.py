@@ -18,7 +18,9 @@ from django.utils.safestring import mark_safe
 from common.days import day_start
 from common.messages import EARLY_END_REASONS, STAFF_REASON_LABELS
 from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, NotificationResponse, SessionStatus
-from pairing.models import ChatRequestNotification, ChatSession, ClosureInitiator, Role, SessionClosure, User
+from pairing.models import ChatRequestNotification, ChatSession, Role, SessionClosure, User
+
+from . import selectors
 
 DEFAULT_RANGE_DAYS = 30
 # A range is at most a year long and lies within these days: any date the calendar allows
@@ -246,10 +248,7 @@ class ClosureFilter(RangeFilter):
         return queryset.filter(needs_review=True) if value else queryset
 
     def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset).filter(initiated_by=ClosureInitiator.MITRA)
-        return queryset.select_related("session", "session__customer", "initiator", "reviewed_by").order_by(
-            "-created_at", "-id"
-        )
+        return selectors.early_ends(super().filter_queryset(queryset))
 
 
 PENDING = "pending"

@@ -454,12 +454,13 @@ def by_hour(start: datetime, end: datetime, mitra_ids: list[int] | None = None) 
 
 def closures_of(mitra: User, start: datetime, end: datetime) -> QuerySet[SessionClosure]:
     """The sessions a mitra ended early in the range, newest first."""
-    return closures(start, end).filter(initiator=mitra)
+    return early_ends(SessionClosure.objects.filter(initiator=mitra, created_at__gte=start, created_at__lt=end))
 
 
-def closures(start: datetime, end: datetime) -> QuerySet[SessionClosure]:
+def early_ends(closures: QuerySet[SessionClosure]) -> QuerySet[SessionClosure]:
+    """Of some closures, the mitras' early ends, newest first, with what their rows show."""
     return (
-        SessionClosure.objects.filter(initiated_by=ClosureInitiator.MITRA, created_at__gte=start, created_at__lt=end)
+        closures.filter(initiated_by=ClosureInitiator.MITRA)
         .select_related("session", "session__customer", "initiator", "reviewed_by")
         .order_by("-created_at", "-id")
     )

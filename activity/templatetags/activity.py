@@ -45,7 +45,7 @@ class RowsBehind:
     through `urlencode` and `reverse` cost more than the page's queries."""
 
     def __init__(self, dates: tuple, mitra_ids: list[int] | None) -> None:
-        scope = _days(dates[0], dates[1]) + "".join(f"&mitra={int(i)}" for i in mitra_ids or ())
+        scope = _scope(dates, mitra_ids)
         self.log = f"{_url('control-center:log')}?{scope}"
         self.closures = f"{_url('control-center:force-closes')}?{scope}"
 
@@ -60,6 +60,11 @@ class RowsBehind:
 @cache
 def _url(name: str) -> str:
     return reverse(name)
+
+
+def _scope(dates: tuple, mitra_ids: list[int] | None) -> str:
+    """The query of some days and mitras, shared by every link behind a number."""
+    return _days(dates[0], dates[1]) + "".join(f"&mitra={int(i)}" for i in mitra_ids or ())
 
 
 @lru_cache(maxsize=16)
@@ -140,6 +145,6 @@ def seconds_after(later, earlier) -> str:
 def hour_rows(kind: str, dates: tuple, mitra_ids: list[int] | None, hour: int, outcome: str = "") -> SafeString:
     """A link to the requests (`kind="requests"`, optionally of one outcome) or the log rows
     (`kind="log"`) of one hour of the day, for the hourly view's numbers."""
-    scope = _days(dates[0], dates[1]) + "".join(f"&mitra={int(i)}" for i in mitra_ids or ())
+    scope = _scope(dates, mitra_ids)
     extra = f"&outcome={outcome}" if outcome else ""
     return mark_safe(f"{_url(f'control-center:{kind}')}?{scope}&hour={int(hour)}{extra}".replace("&", "&amp;"))

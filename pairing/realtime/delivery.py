@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import threading
 import uuid
@@ -28,6 +29,8 @@ from django.utils import timezone
 
 from ..events.bus import Event
 from ..events.outbox import StoredEvent
+
+logger = logging.getLogger(__name__)
 
 EVERYONE_GROUP = "everyone"
 # Staff live views: told *that* something changed (one small message), never what a user got.
@@ -49,8 +52,7 @@ def _unpack(packed: bytes) -> array:
     return values
 
 
-def packed_index(packed: bytes | array, user_id: int) -> int | None:
-    ids = _unpack(packed) if isinstance(packed, bytes) else packed
+def packed_index(ids: array, user_id: int) -> int | None:
     index = bisect_left(ids, user_id)
     return index if index < len(ids) and ids[index] == user_id else None
 
@@ -171,3 +173,12 @@ def staff_message(what: str) -> dict[str, Any]:
 def tell_staff(what: str) -> None:
     """The staff live views' watcher of committed changes."""
     _publisher.publish([(STAFF_GROUP, staff_message(what))])
+
+
+async def tell_staff_async(what: str) -> None:
+    """The same from an event loop (presence); the live views read the state again on the
+    next change, so a failure is only logged."""
+    try:
+        await get_channel_layer().group_send(STAFF_GROUP, staff_message(what))
+    except Exception:
+        logger.info("could not tell staff of %s", what, exc_info=True)

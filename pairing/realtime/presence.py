@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import redis
 import redis.asyncio as aioredis
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from . import delivery
@@ -127,13 +126,6 @@ async def _flush(process: _Process) -> None:
         waiting.set_result(None)
 
 
-async def _tell_staff(what: str) -> None:
-    try:
-        await get_channel_layer().group_send(delivery.STAFF_GROUP, delivery.staff_message(what))
-    except Exception:  # the live views read the state again on the next change
-        logger.info("could not tell staff of %s", what, exc_info=True)
-
-
 async def _write(process: _Process, seen: set[str], prune: bool) -> None:
     """One pipeline: `seen` members refreshed, sockets closed since the last write removed,
     and (when pruning) members of dead processes dropped. Removals that fail are kept for
@@ -154,7 +146,7 @@ async def _write(process: _Process, seen: set[str], prune: bool) -> None:
         raise
     pruned = prune and results[-1] > 0
     if (seen and not prune) or removed or pruned:  # a heartbeat alone changes nobody's presence
-        await _tell_staff("presence")
+        await delivery.tell_staff_async("presence")
 
 
 async def _heartbeat(process: _Process) -> None:
