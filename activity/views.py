@@ -269,6 +269,13 @@ def review_closure(request: HttpRequest, closure_id: int) -> HttpResponse:
     return redirect(target)
 
 
+BLANK_REFUSED = {
+    "date_from": "Enter a date (YYYY-MM-DD) or leave the parameter out.",
+    "date_to": "Enter a date (YYYY-MM-DD) or leave the parameter out.",
+    "sort": "Choose a column (see the schema's list) or leave the parameter out.",
+}
+
+
 class MitraActivityAPIView(APIView):
     """The Mitra Request Activity table as JSON (staff token)."""
 
@@ -286,9 +293,9 @@ class MitraActivityAPIView(APIView):
         responses={200: ActivityResultSerializer},
     )
     def get(self, request: Request) -> Response:
-        blank = [name for name in ("date_from", "date_to") if request.query_params.get(name, None) == ""]
-        if blank:  # the page's form sends empty dates; a client omits them instead
-            raise ValidationError({name: ["Enter a date (YYYY-MM-DD) or leave the parameter out."] for name in blank})
+        blank = [name for name in BLANK_REFUSED if request.query_params.get(name, None) == ""]
+        if blank:  # the page's form sends empty values; a client omits them instead (the schema has no "")
+            raise ValidationError({name: [BLANK_REFUSED[name]] for name in blank})
         filterset, table = _activity(request.query_params)
         if table is None:
             raise ValidationError(filterset.errors())
