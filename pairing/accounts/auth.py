@@ -6,9 +6,9 @@ import re
 
 from rest_framework import exceptions, permissions
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
 
 from .models import Role, User
+from .selectors import token_with_user
 
 TOKEN_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 
@@ -19,10 +19,9 @@ class StrictTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
         if not TOKEN_PATTERN.match(key):
             raise exceptions.AuthenticationFailed("Invalid token.")
-        try:  # the mitra's profile comes in the same query: most mitra calls read it
-            token = Token.objects.select_related("user", "user__mitra_profile").get(key=key)
-        except Token.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        token = token_with_user(key)  # with the mitra's profile: most mitra calls read it
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         return token.user, token

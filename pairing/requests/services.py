@@ -26,7 +26,6 @@ from ..accounts.models import MitraProfile, Role, User
 from ..errors import AlreadyResponded, RequestAlreadyPending, RequestNotPending
 from ..events.bus import changing, send_event_on_commit, tell_staff_on_commit
 from ..lifecycle import (
-    ACTIVE_SESSION_STATUSES,
     OWN_ANSWERS,
     ExpireReason,
     NotificationResponse,
@@ -120,12 +119,10 @@ def _notify_available_mitras(session: ChatSession, now: datetime) -> list[int]:
     One statement whatever the number of mitras: building the rows as model objects
     for bulk_create cost about 60 ms a request at 1,000 mitras.
     """
-    statuses = [str(status) for status in ACTIVE_SESSION_STATUSES]
+    active_count, statuses = selectors.active_session_count_sql("profile.user_id")
     sql = f"""
         INSERT INTO {ChatRequestNotification._meta.db_table} (session_id, mitra_id, notified_at, active_session_count)
-        SELECT %s, profile.user_id, %s,
-               (SELECT COUNT(*) FROM {ChatSession._meta.db_table} AS s
-                 WHERE s.mitra_id = profile.user_id AND s.status IN ({", ".join(["%s"] * len(statuses))}))
+        SELECT %s, profile.user_id, %s, ({active_count})
           FROM {MitraProfile._meta.db_table} AS profile
           JOIN {User._meta.db_table} AS account ON account.id = profile.user_id
          WHERE profile.is_available = %s AND account.is_active = %s AND account.role = %s

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from common.days import day_start
@@ -11,6 +12,7 @@ from common.days import day_start
 from ..accounts.models import User
 from ..lifecycle import ACTIVE_SESSION_STATUSES
 from ..requests.models import ChatSession
+from ..requests.selectors import active_session_count_sql
 from .models import ClosureInitiator, SessionClosure
 
 
@@ -24,7 +26,10 @@ def active_sessions_for_mitra(mitra: User) -> QuerySet[ChatSession]:
 
 
 def active_session_count(mitra: User) -> int:
-    return active_sessions_for_mitra(mitra).count()
+    sql, params = active_session_count_sql("%s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [mitra.pk, *params])
+        return cursor.fetchone()[0]
 
 
 def early_ends_on_day(mitra: User, day: date) -> int:

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from appconfig.models import RuntimeConfig
-from pairing.models import Device, Role, User
+from pairing.models import Device, MitraProfile, Role, User
 
 LOGIN = "/api/auth/token/"
 
@@ -171,6 +171,26 @@ def test_mitra_me_and_availability(make_mitra):
         response = mitra.patch("/api/mitra/me/", {"is_available": bad})
         assert response.status_code == 400
         assert "is_available" in response.json()["error"]["fields"]
+
+
+def test_a_token_signs_in_its_own_user_only_while_active(make_mitra, customer, django_assert_num_queries):
+    """The token read is hand-written SQL: it must load the same user and profile the
+    ORM would, refuse a deactivated account, and cope with a mitra without a profile."""
+    mitra = make_mitra()
+    with django_assert_num_queries(2):  # the token with user and profile; the session count
+        body = mitra.get("/api/mitra/me/").json()
+    assert (body["user_id"], body["display_name"]) == (mitra.id, mitra.user.display_name)
+    assert customer.get("/api/events/?since=0").status_code == 200  # a customer: no profile row
+    assert customer.get("/api/mitra/me/").status_code == 403
+
+    MitraProfile.objects.filter(user=mitra.user).delete()  # made again on first use
+    assert mitra.get("/api/mitra/me/").json()["is_available"] is True
+    assert MitraProfile.objects.filter(user=mitra.user).exists()
+
+    User.objects.filter(pk=mitra.id).update(is_active=False)
+    response = mitra.get("/api/mitra/me/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_token"
 
 
 def test_shared_config_defaults_for_every_role(customer, make_mitra, staff):
