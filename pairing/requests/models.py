@@ -65,10 +65,19 @@ class ChatRequestNotification(models.Model):
 
     `response` is written once, by a conditional update on `response IS NULL`, and
     never changes after that.
+
+    A request writes one row per available mitra in one statement, so the foreign keys
+    have no database constraint (as `events.UserEvent`, and measured there): the rows
+    come from an INSERT ... SELECT of existing mitras in the transaction that made the
+    session, and Django still applies `on_delete`. Their indexes lead the ones below.
     """
 
-    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="notifications")
-    mitra = models.ForeignKey(User, on_delete=models.PROTECT, related_name="request_notifications")
+    session = models.ForeignKey(
+        ChatSession, on_delete=models.CASCADE, related_name="notifications", db_constraint=False, db_index=False
+    )
+    mitra = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="request_notifications", db_constraint=False, db_index=False
+    )
     notified_at = models.DateTimeField()
     active_session_count = models.PositiveIntegerField()
     # NULL until the one and only response is written.

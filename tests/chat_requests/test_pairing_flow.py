@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from django.db.models import ProtectedError
 
-from pairing.models import ChatRequestNotification, ChatSession
+from pairing.models import ChatRequestNotification, ChatSession, User, UserEvent
 from pairing.requests.services import (
     expire_overdue_requests,
 )
@@ -351,3 +352,20 @@ def test_history_lists_the_last_20_newest_first(make_customer, mitras):
 def test_pending_queue_is_oldest_first(make_customer, mitras):
     ids = [create_request(make_customer()) for _ in range(3)]
     assert pending_ids(mitras[0]) == ids
+
+
+def test_deletes_keep_the_log_whole_without_database_foreign_keys(customer, mitras):
+    """The log and outbox rows carry no database constraint (a fan-out writes one per
+    mitra); Django's on_delete still guards them: a mitra with log rows cannot be deleted,
+    and a deleted request or customer takes its own rows along."""
+    session_id = create_request(customer)
+    mitra = User.objects.get(pk=mitras[0].id)
+    with pytest.raises(ProtectedError):
+        mitra.delete()
+    assert ChatRequestNotification.objects.filter(session_id=session_id).count() == len(mitras)
+    assert UserEvent.objects.filter(user_id=mitra.id).exists()
+
+    ChatSession.objects.get(pk=session_id).delete()
+    assert not ChatRequestNotification.objects.filter(session_id=session_id).exists()
+    mitra.delete()  # no log rows left: the account and its events go
+    assert not UserEvent.objects.filter(user_id=mitra.id).exists()
