@@ -14,7 +14,9 @@ def main() -> int:
     # No `choices`: argparse checks an empty list against them and refuses it.
     parser.add_argument("which", nargs="*", help="fanout, resume, http, dashboard, profile (default: all but profile)")
     parser.add_argument("--mitras", default="200,1000,5000", help="fan-out sizes, comma-separated")
-    parser.add_argument("--requests", type=int, default=20, help="requests per fan-out size")
+    parser.add_argument(
+        "--requests", type=int, default=None, help="requests per fan-out size (default: 60, and 20 from 5,000 mitras)"
+    )
     parser.add_argument("--rows", type=int, default=1_000_000, help="dashboard log rows")
     args = parser.parse_args()
     which = args.which or ["fanout", "resume", "http", "dashboard"]

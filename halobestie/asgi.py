@@ -1,5 +1,6 @@
 """ASGI entry point: `daphne halobestie.asgi:application` serves HTTP and WebSockets."""
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "halobestie.settings")
@@ -21,3 +22,10 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter([*app_websockets, *staff_websockets]),
     }
 )
+
+# A web process holds thousands of sockets' objects, and each full collection walks all
+# of them: 100-320 ms pauses, in the middle of fan-outs (measured with gc.callbacks at
+# 1,000 sockets). What is loaded by now lives as long as the process: freeze it out of
+# every collection, and collect the young generation ~70x less often.
+gc.freeze()
+gc.set_threshold(50_000, 20, 10)
