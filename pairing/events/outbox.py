@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from .event import Audience, Event, encode
@@ -149,15 +148,22 @@ def undispatched(older_than: datetime, not_before: datetime, limit: int = 200) -
 
 
 def prune(now: datetime) -> int:
-    """Drop events older than KEEP_FOR that are also not among their user's last KEEP_LAST."""
-    cutoff = now - KEEP_FOR
-    latest = EventSequence.objects.filter(user_id=OuterRef("user_id")).values("last_seq")[:1]
-    old = (
-        UserEvent.objects.filter(batch__created_at__lt=cutoff)
-        .annotate(latest=Subquery(latest))
-        .filter(seq__lte=F("latest") - KEEP_LAST)
-        .values_list("id", flat=True)
-    )
-    deleted, _ = UserEvent.objects.filter(id__in=list(old[:50_000])).delete()
-    EventBatch.objects.filter(created_at__lt=cutoff, user_events__isnull=True).delete()
+    """Drop events older than KEEP_FOR that are also not among their user's last KEEP_LAST.
+
+    Each user's counter drives the search down the (user, seq) index to the rows below its
+    last KEEP_LAST, so the rows kept are not looked at again every minute: the first form
+    (each old row checked against its user's counter) took 0.3-1 s a run at 73,000 kept
+    rows, competing with fan-outs for the same cores."""
+    sequences, events, batches = EventSequence._meta.db_table, UserEvent._meta.db_table, EventBatch._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.id FROM {sequences} s"
+            f" JOIN {events} e ON e.user_id = s.user_id AND e.seq <= s.last_seq - %s"
+            f" JOIN {batches} b ON b.id = e.batch_id"
+            " WHERE b.created_at < %s LIMIT 50000",
+            [KEEP_LAST, connection.ops.adapt_datetimefield_value(now - KEEP_FOR)],
+        )
+        old = [row[0] for row in cursor.fetchall()]
+    deleted, _ = UserEvent.objects.filter(id__in=old).delete()
+    EventBatch.objects.filter(created_at__lt=now - KEEP_FOR, user_events__isnull=True).delete()
     return deleted
