@@ -7,13 +7,14 @@ Real database, real Redis channel layer, real sockets through channels' communic
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from pairing.events import bus
+from pairing.events import bus, outbox
 from pairing.events.models import EventBatch, UserEvent
 from pairing.events.outbox import KEEP_LAST, prune
 from pairing.events.tasks import relay_events
@@ -205,6 +206,30 @@ def test_seen_records_delivery_and_seen_once(db, customer, make_mitra):
     late = make_mitra()  # not notified: 404; the notified one may still prove delivery after resolution
     assert late.post(path).status_code == 404
     assert ChatRequestNotification.objects.get(session_id=session_id).response == "cancelled"
+
+
+def test_one_change_numbers_each_users_events_in_order_across_events_and_audiences(db, make_mitra):
+    """A change may announce several events, each with several audiences, to overlapping
+    users: each user's rows take consecutive seqs in announcement order, and replay gives
+    each user its own audience's data."""
+    a, b, c = (make_mitra().user for _ in range(3))
+    with bus.changing():
+        bus.send_event_on_commit(event_type="first", audiences=[({"n": 1}, [a.id, b.id]), ({"n": 2}, [c.id, a.id])])
+        bus.send_event_on_commit(event_type="second", audiences=[({"n": 3}, [c.id, a.id])])
+    with bus.changing():
+        bus.send_event_on_commit(event_type="third", audiences=[({"n": 4}, [b.id])])
+    replayed = {
+        user.username: [(e.seq, e.type, json.loads(e.data_json)["n"]) for e in outbox.events_since(user.id, 0)[1]]
+        for user in (a, b, c)
+    }
+    assert replayed == {
+        a.username: [(1, "first", 1), (2, "first", 2), (3, "second", 3)],
+        b.username: [(1, "first", 1), (2, "third", 4)],
+        c.username: [(1, "first", 2), (2, "second", 3)],
+    }
+    assert outbox.latest_seqs([a.id, b.id, c.id]) == {a.id: 3, b.id: 2, c.id: 2}
+    first, second, third = EventBatch.objects.order_by("id")
+    assert (first.type, second.type, third.type) == ("first", "second", "third")
 
 
 def test_prune_keeps_the_last_500_and_the_last_10_minutes(db, make_mitra, make_customer):
