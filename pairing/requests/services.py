@@ -112,6 +112,16 @@ def _expire(session: ChatSession, reason: str, now: datetime) -> None:
     _announce_closed(session, "chat_request.expired", "session.expired")
 
 
+def _inserted(session: ChatSession) -> bool:
+    """Insert the request; False if the customer's pending one refused it."""
+    try:
+        with transaction.atomic():
+            session.save(force_insert=True)
+    except IntegrityError:
+        return False
+    return True
+
+
 def _notify_available_mitras(session: ChatSession, now: datetime) -> list[int]:
     """Write a log row for every available mitra, with its active session count, in one
     INSERT ... SELECT; returns the notified mitra ids.
@@ -149,29 +159,27 @@ def create_chat_request(*, customer: User, duration_minutes: int) -> ChatSession
     config = get_config()
     with changing():
         now = timezone.now()
-        existing = locked(ChatSession.objects.filter(customer=customer, status=SessionStatus.PENDING)).first()
-        if existing is not None:
-            if not is_overdue(existing, now):
-                raise RequestAlreadyPending(session=presenters.session_object(existing, now))
-            _expire(existing, ExpireReason.TIMEOUT, now)
-
         session = ChatSession(
             customer=customer,
             duration_minutes=duration_minutes,
             requested_at=now,
             expires_at=now + timedelta(seconds=config.request_timeout_seconds),
         )
-        try:
-            with transaction.atomic():
-                session.save(force_insert=True)
-        except IntegrityError:
-            # A concurrent create by the same customer committed first.
-            winner = (
-                ChatSession.objects.select_related("customer", "mitra")
-                .filter(customer=customer, status=SessionStatus.PENDING)
-                .first()
-            )
-            raise RequestAlreadyPending(session=presenters.session_object(winner)) from None
+        # The insert comes first: the one-pending-request index refuses it when the customer
+        # already waits, so a create with nothing pending (nearly all) costs no lookup.
+        if not _inserted(session):
+            existing = locked(ChatSession.objects.filter(customer=customer, status=SessionStatus.PENDING)).first()
+            if existing is not None:
+                if not is_overdue(existing, now):
+                    raise RequestAlreadyPending(session=presenters.session_object(existing, now))
+                _expire(existing, ExpireReason.TIMEOUT, now)
+            if not _inserted(session):  # a concurrent create by the same customer committed first
+                winner = (
+                    ChatSession.objects.select_related("customer", "mitra")
+                    .filter(customer=customer, status=SessionStatus.PENDING)
+                    .first()
+                )
+                raise RequestAlreadyPending(session=presenters.session_object(winner))
 
         mitra_ids = _notify_available_mitras(session, now)
         if mitra_ids:
