@@ -1,9 +1,9 @@
 """The outbox's reads and writes: numbering events per user, replaying them, the relay's
 queue of events not yet handed to every subscriber, and pruning.
 
-Every statement here is plain SQL that PostgreSQL and SQLite (3.35+) both run, written
-for a fan-out to thousands of mitras: one statement numbers every recipient of a
-transaction's events, one more writes their rows.
+Written for a fan-out to thousands of mitras: on PostgreSQL one statement writes a
+transaction's events, numbers every recipient and writes their rows; SQLite (3.35+), which
+has no data-modifying CTEs, takes three. Every other statement both run as is.
 """
 
 from __future__ import annotations
