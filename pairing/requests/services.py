@@ -167,19 +167,17 @@ def create_chat_request(*, customer: User, duration_minutes: int) -> ChatSession
         )
         # The insert comes first: the one-pending-request index refuses it when the customer
         # already waits, so a create with nothing pending (nearly all) costs no lookup.
-        if not _inserted(session):
-            existing = locked(ChatSession.objects.filter(customer=customer, status=SessionStatus.PENDING)).first()
-            if existing is not None:
-                if not is_overdue(existing, now):
-                    raise RequestAlreadyPending(session=presenters.session_object(existing, now))
-                _expire(existing, ExpireReason.TIMEOUT, now)
-            if not _inserted(session):  # a concurrent create by the same customer committed first
-                winner = (
-                    ChatSession.objects.select_related("customer", "mitra")
-                    .filter(customer=customer, status=SessionStatus.PENDING)
-                    .first()
+        while not _inserted(session):
+            existing = locked(
+                ChatSession.objects.select_related("customer", "mitra").filter(
+                    customer=customer, status=SessionStatus.PENDING
                 )
-                raise RequestAlreadyPending(session=presenters.session_object(winner))
+            ).first()
+            if existing is None:
+                continue  # the one that refused it was resolved since: insert again
+            if not is_overdue(existing, now):
+                raise RequestAlreadyPending(session=presenters.session_object(existing, now))
+            _expire(existing, ExpireReason.TIMEOUT, now)
 
         mitra_ids = _notify_available_mitras(session, now)
         if mitra_ids:
