@@ -38,11 +38,10 @@ def write(events: list[Event], now: datetime) -> None:
     wanted = Counter(user_id for event in events for audience in event.audiences for user_id in audience.user_ids)
     if connection.vendor == "postgresql":
         batch_ids, last = _write_in_one_statement(events, wanted, now)
+        _number(events, batch_ids, last, wanted, now)
     else:
         batch_ids, last = _write_batches_and_counters(events, wanted, now)
-    rows = _number(events, batch_ids, last, wanted, now)
-    if connection.vendor != "postgresql":
-        _write_user_events(rows)
+        _write_user_events(_number(events, batch_ids, last, wanted, now))
 
 
 def _number(
@@ -117,7 +116,7 @@ def _write_in_one_statement(events: list[Event], wanted: Counter, now: datetime)
             params,
         )
         result = cursor.fetchall()
-    batch_ids = [batch_id for kind, _, batch_id in sorted(result) if kind == 0]
+    batch_ids = [batch_id for _, batch_id in sorted((key, value) for kind, key, value in result if kind == 0)]
     return batch_ids, {user_id: last_seq for kind, user_id, last_seq in result if kind == 1}
 
 

@@ -112,6 +112,10 @@ def _expire(session: ChatSession, reason: str, now: datetime) -> None:
     _announce_closed(session, "chat_request.expired", "session.expired")
 
 
+# A create refused by a pending request that is resolved before it is looked at tries again.
+CREATE_ATTEMPTS = 3
+
+
 def _inserted(session: ChatSession) -> bool:
     """Insert the request; False if the customer's pending one refused it."""
     try:
@@ -167,7 +171,9 @@ def create_chat_request(*, customer: User, duration_minutes: int) -> ChatSession
         )
         # The insert comes first: the one-pending-request index refuses it when the customer
         # already waits, so a create with nothing pending (nearly all) costs no lookup.
-        while not _inserted(session):
+        for _attempt in range(CREATE_ATTEMPTS):
+            if _inserted(session):
+                break
             existing = locked(
                 ChatSession.objects.select_related("customer", "mitra").filter(
                     customer=customer, status=SessionStatus.PENDING
@@ -178,6 +184,8 @@ def create_chat_request(*, customer: User, duration_minutes: int) -> ChatSession
             if not is_overdue(existing, now):
                 raise RequestAlreadyPending(session=presenters.session_object(existing, now))
             _expire(existing, ExpireReason.TIMEOUT, now)
+        else:
+            session.save(force_insert=True)  # refused each time by nothing pending: any error is a real one
 
         mitra_ids = _notify_available_mitras(session, now)
         if mitra_ids:

@@ -8,6 +8,7 @@ import pytest
 from django.db.models import ProtectedError
 
 from pairing.models import ChatRequestNotification, ChatSession, User, UserEvent
+from pairing.requests import services
 from pairing.requests.services import (
     expire_overdue_requests,
 )
@@ -105,24 +106,25 @@ def test_overdue_pending_request_does_not_block_a_new_one(customer, mitras):
     assert log_row(first, mitras[0]).response == "ignored"
 
 
-def test_a_create_refused_by_a_request_resolved_before_it_is_looked_at_inserts_again(customer, mitras, monkeypatch):
+@pytest.mark.parametrize("times", [2, services.CREATE_ATTEMPTS])
+def test_a_create_refused_by_a_request_resolved_before_it_is_looked_at_inserts_again(
+    customer, mitras, monkeypatch, times
+):
     """Races the index cannot show: another create by the same customer commits (refusing
-    this insert) and is cancelled or accepted before this one looks for it, twice over.
+    this insert) and is cancelled or accepted before this one looks for it, again and again.
     The create inserts again rather than answer about a request that is gone."""
-    from pairing.requests import services
-
     real, refusals = services._inserted, []
 
-    def refused_twice_by_vanished_requests(session):
-        if len(refusals) < 2:
+    def refused_by_vanished_requests(session):
+        if len(refusals) < times:
             refusals.append(session.id)
             return False  # as if a concurrent pending request had refused it, then resolved
         return real(session)
 
-    monkeypatch.setattr(services, "_inserted", refused_twice_by_vanished_requests)
+    monkeypatch.setattr(services, "_inserted", refused_by_vanished_requests)
     response = customer.post(CREATE, {"duration_minutes": 10})
     assert response.status_code == 201
-    assert len(refusals) == 2
+    assert len(refusals) == times
     assert ChatSession.objects.get(customer_id=customer.id).status == "pending"
 
 
