@@ -41,25 +41,21 @@ def write(events: list[Event], now: datetime) -> None:
         _number(events, batch_ids, last, wanted, now)
     else:
         batch_ids, last = _write_batches_and_counters(events, wanted, now)
-        _write_user_events(_number(events, batch_ids, last, wanted, now))
+        _number(events, batch_ids, last, wanted, now)
+        _write_user_events(events)
 
 
-def _number(
-    events: list[Event], batch_ids: list[int], last: dict[int, int], wanted: Counter, now: datetime
-) -> list[tuple[int, int, int, int]]:
-    """Set each event's batch id and each audience's seqs; the (user, seq, batch, audience) rows."""
+def _number(events: list[Event], batch_ids: list[int], last: dict[int, int], wanted: Counter, now: datetime) -> None:
+    """Set each event's batch id and each audience's seqs."""
     following = {user_id: last[user_id] - count + 1 for user_id, count in wanted.items()}
-    rows: list[tuple[int, int, int, int]] = []
     for event, batch_id in zip(events, batch_ids, strict=True):
         event.batch_id, event.created_at = batch_id, now
-        for index, audience in enumerate(event.audiences):
+        for audience in event.audiences:
             seqs = []
             for user_id in audience.user_ids:
                 seqs.append(following[user_id])
                 following[user_id] += 1
-                rows.append((user_id, seqs[-1], batch_id, index))
             audience.seqs = tuple(seqs)
-    return rows
 
 
 def _stored_audiences(event: Event) -> str:
@@ -131,7 +127,14 @@ def _write_batches_and_counters(
         return [batch.pk for batch in batches], dict(cursor.fetchall())
 
 
-def _write_user_events(rows: list[tuple[int, int, int, int]]) -> None:
+def _write_user_events(events: list[Event]) -> None:
+    """The numbered events' (user, seq, batch, audience) rows."""
+    rows = [
+        (user_id, seq, event.batch_id, index)
+        for event in events
+        for index, audience in enumerate(event.audiences)
+        for user_id, seq in zip(audience.user_ids, audience.seqs, strict=True)
+    ]
     with connection.cursor() as cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             cursor.execute(

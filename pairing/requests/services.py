@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from appconfig.models import get_config
@@ -38,9 +39,14 @@ from . import selectors
 from .models import ChatRequestNotification, ChatSession, DeliveredVia
 
 
+def _locked_sessions() -> QuerySet[ChatSession]:
+    """Requests locked for a change, with the customer and mitra their presenters read."""
+    return locked(ChatSession.objects.select_related("customer", "mitra"))
+
+
 def lock_session(**lookup: object) -> ChatSession:
     try:
-        return locked(ChatSession.objects.select_related("customer", "mitra")).get(**lookup)
+        return _locked_sessions().get(**lookup)
     except ChatSession.DoesNotExist:
         raise NotFound() from None
 
@@ -174,11 +180,7 @@ def create_chat_request(*, customer: User, duration_minutes: int) -> ChatSession
         for _attempt in range(CREATE_ATTEMPTS):
             if _inserted(session):
                 break
-            existing = locked(
-                ChatSession.objects.select_related("customer", "mitra").filter(
-                    customer=customer, status=SessionStatus.PENDING
-                )
-            ).first()
+            existing = _locked_sessions().filter(customer=customer, status=SessionStatus.PENDING).first()
             if existing is None:
                 continue  # the one that refused it was resolved since: insert again
             if not is_overdue(existing, now):
