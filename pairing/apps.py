@@ -9,7 +9,7 @@ class PairingConfig(AppConfig):
         # Delivery subscribes to the events state changes announce: sockets first, then pushes.
         from .events.bus import subscribe, watch_for_staff
         from .push.subscriber import on_event as push_on_event
-        from .realtime.delivery import publish, tell_staff
+        from .realtime.publisher import publish, tell_staff
 
         subscribe(publish)
         subscribe(push_on_event)

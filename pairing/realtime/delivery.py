@@ -5,19 +5,14 @@ A fan-out is one PUBLISH, whatever the number of mitras: every socket is in the
 the sorted ids of the users it is for and each one's `seq`, packed as 32-bit integers. Each daphne process
 receives the message once; each socket checks its own id by binary search and sends
 the frame without building the view again. An event for a few users goes to their own
-groups instead, so other processes are not woken for it.
-
-Publishing from sync code (request threads, Celery) goes through one event loop per
-process, kept on a daemon thread, so a process holds one Redis connection for it.
+groups instead, so other processes are not woken for it. Publishing from sync code
+(request threads, Celery) is `publisher.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
-import threading
 import uuid
 from array import array
 from bisect import bisect_left
@@ -37,7 +32,6 @@ EVERYONE_GROUP = "everyone"
 STAFF_GROUP = "staff.live"
 STAFF_MESSAGE_TYPE = "live.changed"  # handled by the live view consumer's `live_changed`
 MESSAGE_TYPE = "pairing.event"  # handled by the consumers' `pairing_event` method
-PUBLISH_TIMEOUT_SECONDS = 5
 # Events for at most this many users go to the users' own groups.
 DIRECT_RECIPIENTS = 4
 
@@ -66,6 +60,7 @@ def message(event: Event) -> dict[str, Any]:
     ]
     return {
         "type": MESSAGE_TYPE,
+        "message_id": uuid.uuid4().hex,  # a hub skips the echo of one it was handed directly
         "head": _head(event.type, event.created_at),
         "event_type": event.type,
         "session_id": event.session_id,
@@ -127,57 +122,13 @@ def sends_for(event: Event) -> list[tuple[str, dict[str, Any]]]:
     return [(EVERYONE_GROUP, msg), nudge]
 
 
-# --- publishing from sync code ------------------------------------------------
-
-
-class _Publisher:
-    """An event loop on a daemon thread, one per process (re-made after a fork)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid = 0
-
-    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None or self._pid != os.getpid():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="event-publisher", daemon=True).start()
-                self._loop, self._pid = loop, os.getpid()
-            return self._loop
-
-    def publish(self, sends: list[tuple[str, dict[str, Any]]]) -> None:
-        if not sends:
-            return
-        layer = get_channel_layer()
-
-        async def send_all() -> None:
-            await asyncio.gather(*(layer.group_send(group, msg) for group, msg in sends))
-
-        future = asyncio.run_coroutine_threadsafe(send_all(), self._ensure_loop())
-        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
-
-
-_publisher = _Publisher()
-
-
-def publish(event: Event) -> None:
-    """The sockets' subscriber to committed events."""
-    _publisher.publish(sends_for(event))
-
-
 def staff_message(what: str) -> dict[str, Any]:
     return {"type": STAFF_MESSAGE_TYPE, "what": what}
 
 
-def tell_staff(what: str) -> None:
-    """The staff live views' watcher of committed changes."""
-    _publisher.publish([(STAFF_GROUP, staff_message(what))])
-
-
 async def tell_staff_async(what: str) -> None:
-    """The same from an event loop (presence); the live views read the state again on the
-    next change, so a failure is only logged."""
+    """Tell the staff live views that something changed, from an event loop (presence); they
+    read the state again on the next change, so a failure is only logged."""
     try:
         await get_channel_layer().group_send(STAFF_GROUP, staff_message(what))
     except Exception:

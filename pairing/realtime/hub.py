@@ -7,6 +7,12 @@ message to decode instead of one per socket, and no per-socket consumer wake-up.
 socket with nothing in flight sends at once; one busy filling a gap gets it in a task of
 its own, so it never holds up the others.
 
+A broadcast published by this process (a request thread of the same daphne) is handed to
+its sockets on their loop straight away (`deliver_here`), while Redis carries it to the
+other processes; the copy Redis brings back is skipped. The pass then runs while the
+request thread waits for it, instead of competing with it for the GIL: measured at 200
+mitras, the pass in the publishing process took twice as long as in the others.
+
 Every CATCH_UP_SECONDS the hub reads the latest `seq` of every user with a socket in
 this process. A socket still behind at two ticks in a row missed something (Redis was
 down, a publish failed, the layer's subscription dropped): it catches up from the
@@ -18,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from typing import Protocol
+from collections import OrderedDict
+from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -51,11 +59,16 @@ _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 _listeners: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 _subscribed: dict[asyncio.AbstractEventLoop, asyncio.Future] = {}
 _sends: set[asyncio.Task] = set()  # catch-ups and heartbeats under way (kept, or asyncio may drop them)
+_threads: dict[asyncio.AbstractEventLoop, int] = {}  # the thread each loop runs in
+# Broadcasts handed over here before Redis echoed them back, by message id (the newest kept).
+_delivered_here: dict[asyncio.AbstractEventLoop, OrderedDict[str, None]] = {}
+DELIVERED_HERE_KEPT = 1000
 
 
 def register(socket: Socket) -> None:
     loop = asyncio.get_running_loop()
     _sockets.setdefault(loop, {})[socket] = 0
+    _threads[loop] = threading.get_ident()
     if loop not in _tasks or _tasks[loop].done():
         _tasks[loop] = loop.create_task(_watch(loop))
     if loop not in _listeners or _listeners[loop].done():
@@ -79,7 +92,9 @@ async def _listen(loop: asyncio.AbstractEventLoop) -> None:
             if not subscribed.done():
                 subscribed.set_result(None)
             while True:
-                await deliver(loop, await layer.receive(channel))
+                message = await layer.receive(channel)
+                if not _echo(loop, message):
+                    await deliver(loop, message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # Redis down: the tick's catch-up serves sockets meanwhile
@@ -105,6 +120,39 @@ async def deliver(loop: asyncio.AbstractEventLoop, message: dict) -> None:
             await socket.send_event(seq, text, message)  # no gap, nothing in flight: daphne queues it
         except Exception:  # one closing socket must not cost the others their event
             logger.info("event not sent to a socket of user %s", socket.user.id, exc_info=True)
+
+
+def serving_loop() -> asyncio.AbstractEventLoop | None:
+    """A running loop of this process's sockets in another thread than the caller's, or None
+    (a Celery worker, a process with no socket open)."""
+    caller = threading.get_ident()
+    for loop, sockets in list(_sockets.items()):
+        if sockets and loop.is_running() and _threads.get(loop) != caller:
+            return loop
+    return None
+
+
+def expect_echo(message: dict[str, Any]) -> None:
+    """Note a broadcast this process is about to publish and hand to this loop's sockets
+    itself (deliver_here): the copy Redis brings back is skipped."""
+    delivered = _delivered_here.setdefault(asyncio.get_running_loop(), OrderedDict())
+    delivered[message["message_id"]] = None
+    while len(delivered) > DELIVERED_HERE_KEPT:  # echoes lost while Redis was down
+        delivered.popitem(last=False)
+
+
+async def deliver_here(message: dict[str, Any]) -> None:
+    """Hand a broadcast published in this process to this loop's sockets."""
+    await deliver(asyncio.get_running_loop(), dict(message))  # a copy: frame_for keeps the unpacked ids in it
+
+
+def _echo(loop: asyncio.AbstractEventLoop, message: dict[str, Any]) -> bool:
+    """Whether the message is Redis's copy of one handed over here already."""
+    delivered = _delivered_here.get(loop)
+    if not delivered or message.get("message_id") not in delivered:
+        return False
+    del delivered[message["message_id"]]
+    return True
 
 
 def unregister(socket: Socket) -> None:

@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from channels.layers import get_channel_layer
 from django.test import override_settings
 from django.utils import timezone
 
@@ -19,7 +20,7 @@ from pairing.events.models import EventBatch, UserEvent
 from pairing.events.outbox import KEEP_LAST, prune
 from pairing.events.tasks import relay_events
 from pairing.models import ChatRequestNotification
-from pairing.realtime import delivery
+from pairing.realtime import delivery, hub, publisher
 from pairing.requests.services import (
     accept_chat_request,
     cancel_chat_request,
@@ -146,11 +147,78 @@ async def test_an_event_whose_publish_was_lost_still_reaches_the_socket(monkeypa
     assert await call(lambda: EventBatch.objects.get().dispatched_at)() is None  # left for the relay
     frame = await comm.receive_json_from(5)  # the process's hub found the socket behind
     assert (frame["type"], frame["seq"], frame["data"]["session_id"]) == ("chat_request.new", 1, str(session.id))
-    monkeypatch.setattr(bus, "_subscribers", [delivery.publish])
+    monkeypatch.setattr(bus, "_subscribers", [publisher.publish])
     assert await call(relay_events.apply)() is not None
     await asyncio.sleep(0.5)
     assert await comm.receive_nothing(timeout=0.5)  # the relay's copy is dropped: each event once
     assert await call(lambda: EventBatch.objects.get().dispatched_at is not None)()
+    await comm.disconnect()
+
+
+def _count_passes(monkeypatch) -> list[str]:
+    """The ids of the broadcasts the hub hands to this loop's sockets, one entry a pass."""
+    passes: list[str] = []
+    real_deliver = hub.deliver
+
+    async def counted(loop, message):
+        passes.append(message["message_id"])
+        await real_deliver(loop, message)
+
+    monkeypatch.setattr(hub, "deliver", counted)
+    return passes
+
+
+async def test_a_broadcast_from_this_process_reaches_its_sockets_in_one_pass_without_the_echo(monkeypatch):
+    """A request thread's fan-out is handed to the sockets of its own process directly; the
+    copy Redis brings back (every process, this one too, subscribes) is skipped."""
+    mitras = [await account("mitra") for _ in range(delivery.DIRECT_RECIPIENTS + 1)]  # a broadcast, not direct
+    customer = await account("customer")
+    sockets = [await mitra_socket(mitra) for mitra in mitras]
+    passes = _count_passes(monkeypatch)
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    for comm in sockets:
+        frame = await next_frame(comm, "chat_request.new")
+        assert (frame["seq"], frame["data"]["session_id"]) == (1, str(session.id))
+    await asyncio.sleep(0.5)  # time for Redis's copy to come back
+    for comm in sockets:
+        assert await comm.receive_nothing(timeout=0.1)
+    assert len(passes) == 1  # Redis's copy was not handed over again
+    assert await call(lambda: EventBatch.objects.filter(dispatched_at__isnull=True).count())() == 0
+    for comm in sockets:
+        await comm.disconnect()
+
+
+@override_settings(EVENTS_CATCH_UP_SECONDS=30)  # no catch-up tick during the test: only the hand-over
+async def test_a_broadcast_reaches_this_processs_sockets_live_when_its_publish_fails(monkeypatch):
+    mitras = [await account("mitra") for _ in range(delivery.DIRECT_RECIPIENTS + 1)]
+    customer = await account("customer")
+    sockets = [await mitra_socket(mitra) for mitra in mitras]
+    layer = get_channel_layer()
+
+    async def redis_down(group, message):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(layer, "group_send", redis_down, raising=False)
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    for comm in sockets:
+        frame = await comm.receive_json_from(1)  # live, well before any tick
+        assert (frame["type"], frame["seq"], frame["data"]["session_id"]) == ("chat_request.new", 1, str(session.id))
+    assert await call(lambda: EventBatch.objects.get().dispatched_at)() is None  # left for the relay
+    monkeypatch.undo()
+    await call(relay_events.apply)()
+    for comm in sockets:
+        assert await comm.receive_nothing(timeout=0.3)  # the relay's copy is dropped: each event once
+        await comm.disconnect()
+
+
+async def test_the_sockets_loop_never_publishes_through_itself():
+    """Sync code on a sockets' loop thread (a blocking call there, which would wait for that
+    very loop) publishes through the publisher's own loop instead."""
+    mitra = await account("mitra")
+    comm = await mitra_socket(mitra)
+    loop = asyncio.get_running_loop()
+    assert hub.serving_loop() is None  # called on the loop's own thread
+    assert await asyncio.to_thread(hub.serving_loop) is loop  # a request thread's view
     await comm.disconnect()
 
 
