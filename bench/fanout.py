@@ -2,9 +2,10 @@
 
 For each request, created one after another over HTTP, it measures the time from the
 create call's start (the customer's tap) to each mitra's `chat_request.new`: the
-request, the outbox write, the publish and every socket's send. In the same run, a bare
-`websockets` server broadcasts the same frame to N clients, timed from the trigger's
-send: the floor on this machine. Target (issue 10): p99 at most 3x the floor's at 200
+request, the outbox write, the publish and every socket's send. After each request, a
+bare `websockets` server broadcasts the same frame to N clients of the same client
+process, timed from the trigger's send: the floor on this machine, measured alternately
+with the stack so that both meet the same moments of the machine. Target (issue 10): p99 at most 3x the floor's at 200
 and 1,000 mitras; 5,000 connected and served. It also reports the web processes'
 memory per open socket.
 """
@@ -215,11 +216,48 @@ async def cancel(http: httpx.AsyncClient, token: str, session_id: str, listener:
     await listener.wait_for(session_id, timeout=60)
 
 
-async def measure_stack(
+class Floor:
+    """The bare `websockets` server and its N clients, open beside the stack's sockets so that
+    each create is followed by one bare broadcast of the same frame: both sides meet the
+    same moments of this VM (its stalls wander over minutes), in the same run."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.port = free_port()
+        self.listener = Listener()
+
+    async def __aenter__(self) -> Floor:
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "bench.floor_server", str(self.port)],
+            cwd=BASE_DIR,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.server.stdout.readline().strip() == "READY"
+        await self.listener.open([f"ws://127.0.0.1:{self.port}/clients"] * self.n, first_frame=False)
+        self.control = await connect(f"ws://127.0.0.1:{self.port}/control")
+        return self
+
+    async def broadcast(self, marker: str, payload: str) -> list[float]:
+        """Each client's latency from the trigger's send to the frame."""
+        await self.control.send(payload.replace('"data":', f'"marker":"{marker}","data":', 1))
+        sent = time.perf_counter()
+        arrivals = await self.listener.wait_for(marker)
+        return [max(0.0, t - sent) for t in arrivals]
+
+    async def __aexit__(self, *exc) -> None:
+        await self.control.close()
+        await self.listener.close()
+        self.server.terminate()
+        self.server.wait()
+
+
+async def measure(
     stack: Stack, n: int, requests: int
-) -> tuple[list[float], list[float], str, float, CommitProbe]:
-    """(latencies from each create call's start, the create calls' own durations, a sample
-    frame, KiB per socket in the web processes, the disk's commits meanwhile)."""
+) -> tuple[list[float], list[float], list[float], str, float, CommitProbe]:
+    """(latencies from each create call's start, the floor's latencies, the create calls'
+    own durations, a sample frame, KiB per socket in the web processes, the disk's commits
+    meanwhile)."""
     tokens = make_accounts(stack, n, requests, str(n))
     webs = stack.pids("daphne")
     before = rss_kib(webs)
@@ -228,9 +266,14 @@ async def measure_stack(
     await asyncio.sleep(1)
     per_socket = (rss_kib(webs) - before) / n
     from_start: list[float] = []
+    floor: list[float] = []
     calls: list[float] = []
     sample = ""
-    async with httpx.AsyncClient(base_url=stack.url, timeout=60) as http, CommitProbe(stack.database_url) as probe:
+    async with (
+        httpx.AsyncClient(base_url=stack.url, timeout=60) as http,
+        Floor(n) as bare,
+        CommitProbe(stack.database_url) as probe,
+    ):
         for i, token in enumerate(tokens["customers"]):
             started = time.perf_counter()
             response = await http.post(
@@ -242,42 +285,18 @@ async def measure_stack(
             response.raise_for_status()
             session_id = response.json()["session_id"]
             arrivals = await listener.wait_for(session_id, timeout=60)
-            if i == 0:
+            await cancel(http, token, session_id, listener)
+            if i == 0:  # warm-up
                 sample = listener.matched[0]
-                await cancel(http, token, session_id, listener)
-                continue  # warm-up
+                await bare.broadcast("floor-warm-up-", sample)
+                continue
             from_start.extend(t - started for t in arrivals)
             calls.append(answered - started)
-            await cancel(http, token, session_id, listener)
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
+            floor.extend(await bare.broadcast(f"floor-{i}-", sample))
+            await asyncio.sleep(0.1)
     await listener.close()
-    return from_start, calls, sample, per_socket, probe
-
-
-async def measure_floor(n: int, requests: int, payload: str) -> list[float]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bench.floor_server", str(port)], cwd=BASE_DIR, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert server.stdout.readline().strip() == "READY"
-        listener = Listener()
-        await listener.open([f"ws://127.0.0.1:{port}/clients"] * n, first_frame=False)
-        latencies: list[float] = []
-        async with connect(f"ws://127.0.0.1:{port}/control") as control:
-            for i in range(requests):
-                marker = f"floor-{i}-"
-                await control.send(payload.replace('"data":', f'"marker":"{marker}","data":', 1))
-                sent = time.perf_counter()
-                arrivals = await listener.wait_for(marker)
-                if i:
-                    latencies.extend(max(0.0, t - sent) for t in arrivals)
-                await asyncio.sleep(0.1)
-        await listener.close()
-        return latencies
-    finally:
-        server.terminate()
-        server.wait()
+    return from_start, floor, calls, sample, per_socket, probe
 
 
 def main(sizes: list[int], asked: int | None) -> None:
@@ -288,9 +307,8 @@ def main(sizes: list[int], asked: int | None) -> None:
         webs = len(stack.pids("daphne"))
         for n in sizes:
             requests = requests_for(n, asked)
-            from_start, calls, sample, per_socket, probe = asyncio.run(measure_stack(stack, n, requests + 1))
-            wait_until_quiet(list(stack.processes()))
-            floor = asyncio.run(measure_floor(n, requests + 1, sample))
+            wait_until_quiet(list(stack.processes()))  # the last size's sockets closed
+            from_start, floor, calls, sample, per_socket, probe = asyncio.run(measure(stack, n, requests + 1))
             s, f = summary(from_start), summary(floor)
             ratio = s["p99"] / max(f["p99"], 0.001)
             target = TARGET_RATIO.get(n)
@@ -303,5 +321,6 @@ def main(sizes: list[int], asked: int | None) -> None:
     counts = ", ".join(f"{requests_for(n, asked)} at {n}" for n in sizes)
     print(f"(requests per size after one warm-up: {counts}; {webs} web processes; frame size {len(sample)} bytes;")
     print(" floor: a bare websockets server broadcasting the same frame to the same number of clients, timed")
-    print(" from the trigger's send; the clients are one asyncio process in both; disk: a one-row")
+    print(" from the trigger's send, one broadcast after each request; the clients are one asyncio process")
+    print(" in both; disk: a one-row")
     print(" durable commit every 50 ms on a connection of its own during the requests, ms)")
