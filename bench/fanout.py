@@ -285,11 +285,12 @@ async def measure(
             response.raise_for_status()
             session_id = response.json()["session_id"]
             arrivals = await listener.wait_for(session_id, timeout=60)
-            await cancel(http, token, session_id, listener)
             if i == 0:  # warm-up
-                sample = listener.matched[0]
+                sample = listener.matched[0]  # the chat_request.new frame, before the cancel's
+                await cancel(http, token, session_id, listener)
                 await bare.broadcast("floor-warm-up-", sample)
                 continue
+            await cancel(http, token, session_id, listener)
             from_start.extend(t - started for t in arrivals)
             calls.append(answered - started)
             await asyncio.sleep(0.1)
@@ -322,5 +323,5 @@ def main(sizes: list[int], asked: int | None) -> None:
     print(f"(requests per size after one warm-up: {counts}; {webs} web processes; frame size {len(sample)} bytes;")
     print(" floor: a bare websockets server broadcasting the same frame to the same number of clients, timed")
     print(" from the trigger's send, one broadcast after each request; the clients are one asyncio process")
-    print(" in both; disk: a one-row")
-    print(" durable commit every 50 ms on a connection of its own during the requests, ms)")
+    print(" in both; disk: a one-row durable commit every 50 ms on a connection of its own during the")
+    print(" requests, ms)")
