@@ -5,9 +5,9 @@ create call's start (the customer's tap) to each mitra's `chat_request.new`: the
 request, the outbox write, the publish and every socket's send. After each request, a
 bare `websockets` server broadcasts the same frame to N clients of the same client
 process, timed from the trigger's send: the floor on this machine, measured alternately
-with the stack so that both meet the same moments of the machine. Target (issue 10): p99 at most 3x the floor's at 200
-and 1,000 mitras; 5,000 connected and served. It also reports the web processes'
-memory per open socket.
+with the stack so that both meet the same moments of the machine. Target (issue 10):
+p99 at most 3x the floor's at 200 and 1,000 mitras; 5,000 connected and served. It also
+reports the web processes' memory per open socket.
 """
 
 from __future__ import annotations
@@ -233,9 +233,13 @@ class Floor:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self.server.stdout.readline().strip() == "READY"
-        await self.listener.open([f"ws://127.0.0.1:{self.port}/clients"] * self.n, first_frame=False)
-        self.control = await connect(f"ws://127.0.0.1:{self.port}/control")
+        try:
+            assert self.server.stdout.readline().strip() == "READY"
+            await self.listener.open([f"ws://127.0.0.1:{self.port}/clients"] * self.n, first_frame=False)
+            self.control = await connect(f"ws://127.0.0.1:{self.port}/control")
+        except BaseException:
+            self.server.terminate()
+            raise
         return self
 
     async def broadcast(self, marker: str, payload: str) -> list[float]:
