@@ -146,9 +146,9 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def wait_until_quiet(pids: list[int], timeout: float = 30) -> None:
-    """Wait until the stack's processes use under 5% of a core: closing N sockets keeps
-    them busy for seconds, and a floor measured meanwhile would read slow (and flatter
-    the ratio)."""
+    """Wait until the stack's processes use under 5% of a core: closing the last size's N
+    sockets keeps them busy for seconds, and the next size's first requests and bare
+    broadcasts would meet that instead of the fan-out."""
     deadline = time.monotonic() + timeout
     used = cpu_seconds(pids)
     while time.monotonic() < deadline:
