@@ -128,6 +128,9 @@ _sqlite_options = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
 }
 DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "8"))  # PostgreSQL connections per process; 0: no pool
+DB_PREPARE_THRESHOLD = int(
+    os.environ.get("DB_PREPARE_THRESHOLD", "5")
+)  # PostgreSQL: runs before a statement is prepared
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -141,6 +144,13 @@ elif DB_POOL_SIZE and not DATABASES["default"].get("CONN_MAX_AGE"):
     # (Django's persistent connections are not meant for ASGI). A broken connection is
     # checked (Django asks the pool to) and replaced.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and DB_PREPARE_THRESHOLD:
+    # Parameters bound by the server, and a statement run this many times on a connection
+    # prepared there: the hot statements (token, offers, outbox) are no longer parsed and
+    # planned on every request. 0 turns it off (PgBouncer in transaction mode).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=DB_PREPARE_THRESHOLD
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "pairing.User"

@@ -63,12 +63,12 @@ def _stored_audiences(event: Event) -> str:
     return "[" + ",".join(audience.data_json for audience in event.audiences) + "]"
 
 
-def _counters_upsert(wanted: Counter) -> str:
-    """Every recipient's counter up by its count, in user order (two transactions never
-    deadlock on them), returning the new values."""
+def _counters_upsert(rows: str) -> str:
+    """Every recipient's counter up by its count, returning the new values. `rows` gives
+    (user_id, count) in user order: two transactions never deadlock on the counters."""
     table = EventSequence._meta.db_table
     return (
-        f"INSERT INTO {table} (user_id, last_seq) VALUES {_values(sorted(wanted.items()))} "
+        f"INSERT INTO {table} (user_id, last_seq) {rows} "
         f"ON CONFLICT (user_id) DO UPDATE SET last_seq = {table}.last_seq + excluded.last_seq "
         "RETURNING user_id, last_seq"
     )
@@ -79,34 +79,46 @@ def _write_in_one_statement(events: list[Event], wanted: Counter, now: datetime)
     For a 200-mitra fan-out the three statements took 5.3 ms and this one takes 4.6 ms:
     two round trips fewer, and no list of seqs built in Python and parsed again.
 
+    Its rows come as arrays, so its text is the same for every fan-out and each connection
+    prepares it once (settings.DB_PREPARE_THRESHOLD), instead of parsing and planning a
+    VALUES list of every recipient each time: at 200 mitras the write took 3.2 ms instead
+    of 3.6 (the fan-out benchmark, traced).
+
     Each user_events row carries how many of its user's rows come after it in the
     transaction (`later`): its seq is the counter's new value minus that."""
     remaining = wanted.copy()
-    rows = []
+    positions, audiences, user_ids, later = [], [], [], []
     for position, event in enumerate(events):
         for index, audience in enumerate(event.audiences):
             for user_id in audience.user_ids:
                 remaining[user_id] -= 1
-                rows.append((position, index, user_id, remaining[user_id]))
+                positions.append(position)
+                audiences.append(index)
+                user_ids.append(user_id)
+                later.append(remaining[user_id])
+    counted = sorted(wanted.items())  # in user order, as _counters_upsert asks
     batches, user_events = EventBatch._meta.db_table, UserEvent._meta.db_table
-    given = ",".join(["(%s, %s, %s)"] * len(events))
-    params: list[object] = [batches]
-    for position, event in enumerate(events):
-        params += [position, event.type, _stored_audiences(event)]
-    params.append(connection.ops.adapt_datetimefield_value(now))
+    params = [
+        batches,
+        list(range(len(events))), [event.type for event in events], [_stored_audiences(event) for event in events],
+        connection.ops.adapt_datetimefield_value(now),
+        [user_id for user_id, _ in counted], [count for _, count in counted],
+        positions, audiences, user_ids, later,
+    ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH batch AS ("
             f" SELECT given.position, nextval(pg_get_serial_sequence(%s, 'id')) AS id, given.type, given.body"
-            f" FROM (VALUES {given}) AS given (position, type, body)"
+            f" FROM unnest(%s::int[], %s::text[], %s::text[]) AS given (position, type, body)"
             f"), stored_batch AS ("
             f" INSERT INTO {batches} (id, type, audiences_json, created_at)"
             f" SELECT id, type, body, %s FROM batch ORDER BY position"
-            f"), counter AS ({_counters_upsert(wanted)}"
-            f"), stored_event AS ("
+            f"), counter AS ("
+            + _counters_upsert("SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS wanted ORDER BY 1")
+            + f"), stored_event AS ("
             f" INSERT INTO {user_events} (user_id, seq, batch_id, audience)"
             f" SELECT r.user_id, counter.last_seq - r.later, batch.id, r.audience"
-            f" FROM (VALUES {_values(rows)}) AS r (position, audience, user_id, later)"
+            f" FROM unnest(%s::int[], %s::int[], %s::bigint[], %s::int[]) AS r (position, audience, user_id, later)"
             f" JOIN counter ON counter.user_id = r.user_id JOIN batch ON batch.position = r.position"
             f") SELECT 0, position, id FROM batch UNION ALL SELECT 1, user_id, last_seq FROM counter",
             params,
@@ -123,7 +135,7 @@ def _write_batches_and_counters(
         EventBatch(type=event.type, audiences_json=_stored_audiences(event), created_at=now) for event in events
     )
     with connection.cursor() as cursor:
-        cursor.execute(_counters_upsert(wanted))
+        cursor.execute(_counters_upsert(f"VALUES {_values(sorted(wanted.items()))}"))
         return [batch.pk for batch in batches], dict(cursor.fetchall())
 
 

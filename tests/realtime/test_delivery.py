@@ -12,6 +12,8 @@ from datetime import timedelta
 
 import pytest
 from channels.layers import get_channel_layer
+from django.conf import settings as django_settings
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -27,7 +29,7 @@ from pairing.requests.services import (
     create_chat_request,
     decline_chat_request,
 )
-from tests.support import TIMEOUT, account, call, mitra_socket, next_frame, ws
+from tests.support import TIMEOUT, account, call, create_request, mitra_socket, next_frame, ws
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -298,6 +300,25 @@ def test_one_change_numbers_each_users_events_in_order_across_events_and_audienc
     assert outbox.latest_seqs([a.id, b.id, c.id]) == {a.id: 3, b.id: 2, c.id: 2}
     first, second, third = EventBatch.objects.order_by("id")
     assert (first.type, second.type, third.type) == ("first", "second", "third")
+
+
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"] or not django_settings.DB_PREPARE_THRESHOLD,
+    reason="prepared statements are PostgreSQL's, and DB_PREPARE_THRESHOLD=0 turns them off",
+)
+def test_a_fan_out_is_planned_once_per_connection_whoever_gets_it(db, customer, make_mitra):
+    """The offer's and the outbox's statements keep one text whatever the recipients, so
+    PostgreSQL plans them once per connection (prepared) instead of on every create: with
+    every recipient written into the text, each fan-out was a statement never seen before."""
+    for _ in range(django_settings.DB_PREPARE_THRESHOLD + 1):
+        make_mitra()  # a different set of recipients each time
+        session_id = create_request(customer)
+        assert customer.post(f"/api/customer/chat-requests/{session_id}/cancel/").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("INSERT INTO chat_request_notifications" in statement for statement in prepared)
+    assert any("INSERT INTO event_sequences" in statement for statement in prepared)
 
 
 def test_prune_keeps_the_last_500_and_the_last_10_minutes(db, make_mitra, make_customer):
