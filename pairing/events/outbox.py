@@ -58,6 +58,13 @@ def _number(events: list[Event], batch_ids: list[int], last: dict[int, int], wan
             audience.seqs = tuple(seqs)
 
 
+def _integers(values: list[int]) -> str:
+    """An array of integers as PostgreSQL's literal. psycopg dumps a Python list element by
+    element: with the six lists of a 200-mitra fan-out given as lists, the outbox write took
+    2.85 ms in-process instead of 2.5."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
 def _stored_audiences(event: Event) -> str:
     """The batch's audiences_json: each audience's data, already encoded, in order."""
     return "[" + ",".join(audience.data_json for audience in event.audiences) + "]"
@@ -102,8 +109,8 @@ def _write_in_one_statement(events: list[Event], wanted: Counter, now: datetime)
         batches,
         list(range(len(events))), [event.type for event in events], [_stored_audiences(event) for event in events],
         connection.ops.adapt_datetimefield_value(now),
-        [user_id for user_id, _ in counted], [count for _, count in counted],
-        positions, audiences, user_ids, later,
+        _integers([user_id for user_id, _ in counted]), _integers([count for _, count in counted]),
+        _integers(positions), _integers(audiences), _integers(user_ids), _integers(later),
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(
