@@ -132,8 +132,8 @@ DB_PREPARE_THRESHOLD = int(
     os.environ.get("DB_PREPARE_THRESHOLD", "5")
 )  # PostgreSQL: runs before a statement is prepared
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+    "default": dj_database_url.parse(  # an empty DATABASE_URL is no DATABASE_URL, as the launcher's REDIS_URL
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
     )
 }
@@ -183,7 +183,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 LOGIN_URL = "/control-center/login/"
 LOGIN_REDIRECT_URL = "/control-center/"
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 CACHES = {
     "default": {

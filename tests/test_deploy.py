@@ -56,3 +56,10 @@ def test_a_developer_machine_gets_a_generated_key_kept_across_starts():
     assert first == second and len(first) >= 50 and "insecure" not in first
     key_file = BASE_DIR / ".run" / "secret_key"
     assert key_file.read_text().strip() == first and oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_empty_database_url_means_the_embedded_default():
+    script = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
+    result = manage("shell", "-c", script, DATABASE_URL="")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "django.db.backends.sqlite3"
