@@ -128,9 +128,8 @@ _sqlite_options = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
 }
 DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "8"))  # PostgreSQL connections per process; 0: no pool
-DB_PREPARE_THRESHOLD = int(
-    os.environ.get("DB_PREPARE_THRESHOLD", "5")
-)  # PostgreSQL: runs before a statement is prepared
+# PostgreSQL: how many runs on a connection before a statement is prepared there (0: never).
+DB_PREPARE_THRESHOLD = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
 DATABASES = {
     "default": dj_database_url.parse(  # an empty DATABASE_URL is no DATABASE_URL, as the launcher's REDIS_URL
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
