@@ -136,20 +136,20 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
     )
 }
+_database_options = DATABASES["default"].setdefault("OPTIONS", {})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(_sqlite_options)
-elif DB_POOL_SIZE and not DATABASES["default"].get("CONN_MAX_AGE"):
-    # psycopg's pool, per process: a request borrows a connection instead of opening one
-    # (Django's persistent connections are not meant for ASGI). A broken connection is
-    # checked (Django asks the pool to) and replaced.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
-if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and DB_PREPARE_THRESHOLD:
-    # Parameters bound by the server, and a statement run this many times on a connection
-    # prepared there: the hot statements (token, offers, outbox) are no longer parsed and
-    # planned on every request. 0 turns it off (PgBouncer in transaction mode).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=DB_PREPARE_THRESHOLD
-    )
+    _database_options.update(_sqlite_options)
+else:
+    if DB_POOL_SIZE and not DATABASES["default"].get("CONN_MAX_AGE"):
+        # psycopg's pool, per process: a request borrows a connection instead of opening one
+        # (Django's persistent connections are not meant for ASGI). A broken connection is
+        # checked (Django asks the pool to) and replaced.
+        _database_options["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
+    if DB_PREPARE_THRESHOLD:
+        # Parameters bound by the server, and a statement run this many times on a connection
+        # prepared there: the hot statements (token, offers, outbox) are no longer parsed and
+        # planned on every request. 0 turns it off (PgBouncer in transaction mode).
+        _database_options.update(server_side_binding=True, prepare_threshold=DB_PREPARE_THRESHOLD)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "pairing.User"
