@@ -1,10 +1,11 @@
-"""daphne, with an access log that never writes a token: `python -m common.daphne_server
-[daphne's arguments]`.
+"""daphne, with an access log that never writes a token and writes that leave at once:
+`python -m common.daphne_server [daphne's arguments]`.
 
 daphne's access log writes each HTTP request's URI with its query string, so a
 `?token=` (the WebSocket style of authentication, sent by a client to a REST URL too)
 would land in the log. This runs daphne's own command line with the same log format,
-but the values of secret-bearing parameters replaced by `***`.
+but the values of secret-bearing parameters replaced by `***`. Its sockets send each write
+at once instead of on the reactor's next turn (`eager_writes`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 
 from daphne import cli
 from daphne.access import AccessLogGenerator
+
+from . import eager_writes
 
 SECRET_PARAMETER = re.compile(r"(?i)([?&](?:token|key|password|secret|api_key|access_token)=)[^&#\s]*")
 
@@ -31,6 +34,7 @@ class MaskedAccessLog(AccessLogGenerator):
 
 def main() -> None:
     cli.AccessLogGenerator = MaskedAccessLog  # the class daphne's CLI builds its logger from
+    eager_writes.install()
     sys.argv[0] = "daphne"
     cli.CommandLineInterface.entrypoint()
 
