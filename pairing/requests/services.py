@@ -15,8 +15,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from appconfig.models import get_config
@@ -123,12 +125,19 @@ CREATE_ATTEMPTS = 3
 
 
 def _inserted(session: ChatSession) -> bool:
-    """Insert the request; False if the customer's pending one refused it."""
-    try:
-        with transaction.atomic():
-            session.save(force_insert=True)
-    except IntegrityError:
-        return False
+    """Insert the request; False if the customer's pending one refused it.
+
+    `ON CONFLICT DO NOTHING` (SQLite: `INSERT OR IGNORE`) and the row count, rather than a
+    savepoint around an insert that may raise: two round trips fewer on every create.
+    """
+    query = InsertQuery(ChatSession, on_conflict=OnConflict.IGNORE)
+    query.insert_values(ChatSession._meta.concrete_fields, [session])
+    with connection.cursor() as cursor:
+        for sql, params in query.get_compiler(connection=connection).as_sql():
+            cursor.execute(sql, params)
+        if cursor.rowcount != 1:
+            return False
+    session._state.adding, session._state.db = False, connection.alias
     return True
 
 
