@@ -1,12 +1,14 @@
-"""Twisted's TCP transport, sending at once when nothing is queued before the data.
+"""Twisted's TCP transport, sending a socket's first write of a reactor turn at once.
 
 Twisted buffers every write until the reactor's next turn: it registers the socket for
 writing (an `epoll_ctl` under daphne's asyncio reactor), sends when the loop comes round,
 and unregisters it (another). A fan-out's pass over a process's sockets therefore sent
 nothing until it ended, and a fifth of the pass went on those registrations (py-spy).
-asyncio's own transports send at once when their buffer is empty; this gives daphne's the
-same. Only what the kernel does not take is buffered, and a write that finds anything
-buffered queues behind it, so bytes leave in the order written, as before.
+Here a socket's first write of a turn leaves at once, when nothing is buffered before it.
+Its later writes in the same turn (a resume's 500 frames) are buffered and leave together
+at the turn's end, as before: sent one by one they made a resume 40-51 ms instead of 28-30.
+Only what the kernel does not take is buffered, and a write that finds anything buffered
+queues behind it, so bytes leave in the order written.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 from twisted.internet import abstract, tcp
 
 _buffered_write = abstract.FileDescriptor.write
+_sent_this_turn: set[tcp.Connection] = set()
 
 
 def write_at_once(transport: tcp.Connection, data: bytes) -> None:
     if (
         data
+        and transport not in _sent_this_turn
         and transport.connected
         and not transport.disconnecting
         and not transport._writeDisconnected
@@ -27,6 +31,9 @@ def write_at_once(transport: tcp.Connection, data: bytes) -> None:
     ):
         sent = transport.writeSomeData(data)
         if isinstance(sent, int):  # else the connection is lost: the buffered write finds that out
+            if not _sent_this_turn:
+                transport.reactor.callLater(0, _sent_this_turn.clear)
+            _sent_this_turn.add(transport)
             if sent >= len(data):
                 return
             data = data[sent:]
