@@ -1,11 +1,11 @@
-"""daphne, with an access log that never writes a token and writes that leave at once:
-`python -m common.daphne_server [daphne's arguments]`.
+"""daphne, with an access log that never writes a token and a socket's first write of a
+turn sent at once: `python -m common.daphne_server [daphne's arguments]`.
 
 daphne's access log writes each HTTP request's URI with its query string, so a
 `?token=` (the WebSocket style of authentication, sent by a client to a REST URL too)
 would land in the log. This runs daphne's own command line with the same log format,
-but the values of secret-bearing parameters replaced by `***`. Its sockets send each write
-at once instead of on the reactor's next turn (`eager_writes`).
+but the values of secret-bearing parameters replaced by `***`. A socket's first write of a
+reactor turn leaves at once instead of at the turn's end (`eager_writes`).
 """
 
 from __future__ import annotations
