@@ -8,20 +8,22 @@ Here a socket's first write of a turn leaves at once, when nothing is buffered b
 Its later writes in the same turn (a resume's 500 frames) are buffered and leave together
 at the turn's end, as before: sent one by one they made a resume 40-51 ms instead of 28-30.
 Only what the kernel does not take is buffered, and a write that finds anything buffered
-queues behind it, so bytes leave in the order written.
+queues behind it, so bytes leave in the order written. A connection running TLS keeps
+Twisted's own write, which encrypts.
 """
 
 from __future__ import annotations
 
-from twisted.internet import abstract, tcp
+from twisted.internet import tcp
 
-_buffered_write = abstract.FileDescriptor.write
+_twisted_write = tcp.Connection.write  # through the TLS layer when TLS runs, else buffered
 _sent_this_turn: set[tcp.Connection] = set()
 
 
 def write_at_once(transport: tcp.Connection, data: bytes) -> None:
     if (
         data
+        and not transport.TLS
         and transport not in _sent_this_turn
         and transport.connected
         and not transport.disconnecting
@@ -37,7 +39,7 @@ def write_at_once(transport: tcp.Connection, data: bytes) -> None:
             if sent >= len(data):
                 return
             data = data[sent:]
-    _buffered_write(transport, data)
+    _twisted_write(transport, data)
 
 
 def install() -> None:

@@ -109,6 +109,17 @@ def test_what_the_kernel_cannot_take_waits_and_later_writes_queue_behind_it(reac
     assert got == big + b"tail"
 
 
+def test_a_connection_running_tls_still_writes_through_its_tls_layer(reactor, connect, writing_at_once):
+    """Never plaintext on the wire: the TLS layer encrypts and writes underneath, buffered."""
+    transport, peer = connect()
+    given_to_tls = []
+    transport.TLS = True
+    transport.protocol.write = given_to_tls.append
+    transport.write(b"token=secret")
+    assert given_to_tls == [b"token=secret"]
+    assert received(peer) == b""
+
+
 def test_a_write_to_a_closed_peer_loses_the_connection_as_before(reactor, connect, writing_at_once):
     transport, peer = connect()
     lost = []
