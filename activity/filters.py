@@ -17,8 +17,8 @@ from django.utils.safestring import mark_safe
 
 from common.days import day_start
 from common.messages import EARLY_END_REASONS, STAFF_REASON_LABELS
-from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, NotificationResponse, SessionStatus
-from pairing.models import ChatRequestNotification, ChatSession, Role, SessionClosure, User
+from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, OfferResponse, SessionStatus
+from pairing.models import ChatRequest, Offer, Role, SessionClosure, User
 
 from . import selectors
 
@@ -182,7 +182,7 @@ class RangeFilter(django_filters.FilterSet):
     mitra = MitraFilter("mitra")
 
     class Meta:
-        model = ChatRequestNotification
+        model = Offer
         fields: list[str] = []
         form = RangeFilterForm
 
@@ -252,7 +252,7 @@ class ClosureFilter(RangeFilter):
 
 
 PENDING = "pending"
-RESPONSE_CHOICES = [(r.value, r.label) for r in NotificationResponse] + [(PENDING, "Pending (no answer yet)")]
+RESPONSE_CHOICES = [(r.value, r.label) for r in OfferResponse] + [(PENDING, "Pending (no answer yet)")]
 YES_NO = [("yes", "yes"), ("no", "no")]
 
 
@@ -311,7 +311,7 @@ class RequestFilter(RangeFilter, HourOfDay):
     )
 
     class Meta:
-        model = ChatSession
+        model = ChatRequest
         fields: list[str] = []
         form = RangeFilterForm
 

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common.days import day_start
-from pairing.lifecycle import ACTIVE_SESSION_STATUSES, NotificationResponse, SessionStatus
-from pairing.models import ChatSession, MitraProfile, Role, User
+from pairing.lifecycle import ACTIVE_SESSION_STATUSES, OfferResponse, SessionStatus
+from pairing.models import ChatRequest, MitraProfile, Role, User
 from pairing.realtime.presence import online_mitra_ids
 
 from . import selectors
@@ -29,13 +29,13 @@ PENDING_SHOWN = 200  # requests listed at once; the count is always whole
 def snapshot() -> dict:
     now = timezone.now()
     waiting = (
-        ChatSession.objects.filter(status=SessionStatus.PENDING)  # overdue ones too, until the sweep says so
+        ChatRequest.objects.filter(status=SessionStatus.PENDING)  # overdue ones too, until the sweep says so
         .select_related("customer")
         .annotate(
-            offered=Count("notifications"),
-            delivered=Count("notifications", filter=Q(notifications__delivered_at__isnull=False)),
-            seen=Count("notifications", filter=Q(notifications__seen_at__isnull=False)),
-            declined=Count("notifications", filter=Q(notifications__response=NotificationResponse.REJECTED)),
+            offered=Count("offers"),
+            delivered=Count("offers", filter=Q(offers__delivered_at__isnull=False)),
+            seen=Count("offers", filter=Q(offers__seen_at__isnull=False)),
+            declined=Count("offers", filter=Q(offers__response=OfferResponse.REJECTED)),
         )
         .order_by("expires_at")
     )
@@ -70,7 +70,7 @@ def mitra_states() -> dict:
     """Every mitra in one of four groups: in a session (with how many), available (online,
     switched on, free), online but switched off, and offline."""
     busy = dict(
-        ChatSession.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra__isnull=False)
+        ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra__isnull=False)
         .order_by().values("mitra_id").annotate(n=Count("id")).values_list("mitra_id", "n")
     )  # fmt: skip
     unavailable = set(MitraProfile.objects.filter(is_available=False).values_list("user_id", flat=True))

@@ -18,12 +18,12 @@ from django.db.models import Aggregate, Count, F, FloatField, Func, Prefetch, Q,
 from django.db.models.functions import ExtractHour, Least, TruncDate
 
 from common.days import day_start
-from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, NotificationResponse, SessionStatus
-from pairing.models import ChatRequestNotification, ChatSession, ClosureInitiator, Role, SessionClosure, User
+from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, OfferResponse, SessionStatus
+from pairing.models import ChatRequest, ClosureInitiator, Offer, Role, SessionClosure, User
 
 from .models import MitraDailyActivity, RolledUpDay
 
-R = NotificationResponse
+R = OfferResponse
 COUNTED = [R.ACCEPTED, R.REJECTED, R.IGNORED, R.MISSED, R.CANCELLED]
 ANSWERED = Q(response__in=[R.ACCEPTED, R.REJECTED])
 FIGURES = (
@@ -136,10 +136,10 @@ def _response_counts(responses=COUNTED) -> dict[str, Count]:
     return {r.value: Count("id", filter=Q(response=r)) for r in responses}
 
 
-def per_mitra(notifications: QuerySet[ChatRequestNotification]) -> dict[int, dict]:
+def per_mitra(offers: QuerySet[Offer]) -> dict[int, dict]:
     """Each mitra's additive figures over some log rows (what a rollup row stores)."""
     rows = (
-        notifications.order_by()
+        offers.order_by()
         .values("mitra_id")
         .annotate(
             notified=Count("id"),
@@ -159,7 +159,7 @@ def per_mitra(notifications: QuerySet[ChatRequestNotification]) -> dict[int, dic
 
 def _early_ends(start: datetime, end: datetime, mitra_ids: list[int] | None) -> dict[int, tuple[int, int]]:
     """Per mitra: (sessions accepted in the range, how many of those it ended early)."""
-    sessions = ChatSession.objects.filter(accepted_at__gte=start, accepted_at__lt=end, mitra__isnull=False)
+    sessions = ChatRequest.objects.filter(accepted_at__gte=start, accepted_at__lt=end, mitra__isnull=False)
     if mitra_ids is not None:
         sessions = sessions.filter(mitra_id__in=mitra_ids)
     rows = (
@@ -211,7 +211,7 @@ def figures_by_mitra(date_from: date, date_to: date, mitra_ids: list[int] | None
         add({row.pop("mitra_id"): row for row in summed})
     live = _live_ranges(date_from, date_to, rolled)
     if live is not None:
-        rows = ChatRequestNotification.objects.filter(live)
+        rows = Offer.objects.filter(live)
         if mitra_ids is not None:
             rows = rows.filter(mitra_id__in=mitra_ids)
         add(per_mitra(rows))
@@ -277,7 +277,7 @@ class BroadcastHealth:
                 ("pending", self.pending)]  # fmt: skip
 
 
-def _accept_seconds_percentiles(accepted: QuerySet[ChatSession]) -> tuple[float | None, float | None]:
+def _accept_seconds_percentiles(accepted: QuerySet[ChatRequest]) -> tuple[float | None, float | None]:
     if connection.vendor == "postgresql":
         seconds = Func(F("accepted_at") - F("requested_at"), template="EXTRACT(EPOCH FROM %(expressions)s)")
         result = accepted.aggregate(
@@ -294,7 +294,7 @@ def _accept_seconds_percentiles(accepted: QuerySet[ChatSession]) -> tuple[float 
 
 def broadcast_health(start: datetime, end: datetime) -> BroadcastHealth:
     """Requests made in the range, and how fast the first accept came."""
-    sessions = ChatSession.objects.filter(requested_at__gte=start, requested_at__lt=end).order_by()
+    sessions = ChatRequest.objects.filter(requested_at__gte=start, requested_at__lt=end).order_by()
     counts = sessions.aggregate(
         requests=Count("id"),
         accepted=Count("id", filter=Q(status__in=ACCEPTED_SESSION_STATUSES)),
@@ -309,18 +309,18 @@ def broadcast_health(start: datetime, end: datetime) -> BroadcastHealth:
 # --- one mitra ----------------------------------------------------------------------
 
 
-def daily_counts(notifications: QuerySet[ChatRequestNotification], days: list[date]) -> list[dict]:
+def daily_counts(offers: QuerySet[Offer], days: list[date]) -> list[dict]:
     """Per calendar day (control center's time zone): how many rows had each response."""
-    rows = notifications.order_by().annotate(day=TruncDate("notified_at")).values("day").annotate(**_response_counts())
+    rows = offers.order_by().annotate(day=TruncDate("notified_at")).values("day").annotate(**_response_counts())
     by_day = {row["day"]: row for row in rows}
     empty = dict.fromkeys((r.value for r in COUNTED), 0)
     return [{"day": day, **{k: by_day.get(day, empty)[k] for k in empty}} for day in days]
 
 
-def acceptance_by_load(notifications: QuerySet[ChatRequestNotification]) -> list[ActivityRow]:
-    """Acceptance by active sessions at notification: 0, 1, 2 and 3 or more (one query)."""
+def acceptance_by_load(offers: QuerySet[Offer]) -> list[ActivityRow]:
+    """Acceptance by active sessions at offer: 0, 1, 2 and 3 or more (one query)."""
     grouped = (
-        notifications.order_by()
+        offers.order_by()
         .annotate(load=Least("active_session_count", Value(3)))
         .values("load")
         .annotate(notified=Count("id"), **_response_counts())
@@ -333,10 +333,8 @@ def days_between(date_from: date, date_to: date) -> list[date]:
     return [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
 
 
-def mitra_log(mitra: User, notifications: QuerySet[ChatRequestNotification]) -> QuerySet[ChatRequestNotification]:
-    return (
-        notifications.filter(mitra=mitra).select_related("session", "session__customer").order_by("-notified_at", "-id")
-    )
+def mitra_log(mitra: User, offers: QuerySet[Offer]) -> QuerySet[Offer]:
+    return offers.filter(mitra=mitra).select_related("session", "session__customer").order_by("-notified_at", "-id")
 
 
 # --- one request --------------------------------------------------------------------
@@ -350,12 +348,12 @@ class TimelineEntry:
     detail: str = ""
 
 
-def request_timeline(session: ChatSession) -> list[TimelineEntry]:
+def request_timeline(session: ChatRequest) -> list[TimelineEntry]:
     """Everything that happened to one request, in order: created, each offer's notified,
     delivered, seen and answer, the outcome, and the session's closing."""
     entries = [TimelineEntry(session.requested_at, "Requested", session.customer.name,
                              f"{session.duration_minutes} minutes")]  # fmt: skip
-    for offer in session.notifications.all():
+    for offer in session.offers.all():
         who = offer.mitra.name
         load = f"{offer.active_session_count} active sessions"
         entries.append(TimelineEntry(offer.notified_at, "Offered", who, load))
@@ -381,7 +379,7 @@ def request_timeline(session: ChatSession) -> list[TimelineEntry]:
     return entries
 
 
-def _closure_words(session: ChatSession) -> tuple[str, str]:
+def _closure_words(session: ChatRequest) -> tuple[str, str]:
     closure = getattr(session, "closure", None)
     if closure is None:
         return "", ""
@@ -390,11 +388,11 @@ def _closure_words(session: ChatSession) -> tuple[str, str]:
     return who, f"{closure.get_reason_code_display()}{note}"
 
 
-def request_with_offers(session_id) -> ChatSession:
-    offers = ChatRequestNotification.objects.select_related("mitra").order_by("notified_at", "mitra__display_name")
+def request_with_offers(session_id) -> ChatRequest:
+    offers = Offer.objects.select_related("mitra").order_by("notified_at", "mitra__display_name")
     return (
-        ChatSession.objects.select_related("customer", "mitra", "closure", "closure__initiator")
-        .prefetch_related(Prefetch("notifications", offers))
+        ChatRequest.objects.select_related("customer", "mitra", "closure", "closure__initiator")
+        .prefetch_related(Prefetch("offers", offers))
         .get(id=session_id)
     )
 
@@ -426,7 +424,7 @@ def by_hour(start: datetime, end: datetime, mitra_ids: list[int] | None = None) 
     """Requests per hour of the day (control center's time zone) and how many were
     accepted, for staffing: when customers ask, and when nobody takes them."""
     hours = {hour: HourRow(hour) for hour in range(24)}
-    requests = ChatSession.objects.filter(requested_at__gte=start, requested_at__lt=end)
+    requests = ChatRequest.objects.filter(requested_at__gte=start, requested_at__lt=end)
     if mitra_ids is not None:
         requests = requests.filter(mitra_id__in=mitra_ids)
     for row in (
@@ -441,7 +439,7 @@ def by_hour(start: datetime, end: datetime, mitra_ids: list[int] | None = None) 
         )
     ):
         hours[row.pop("hour")].__dict__.update(row)
-    offers = ChatRequestNotification.objects.filter(notified_at__gte=start, notified_at__lt=end)
+    offers = Offer.objects.filter(notified_at__gte=start, notified_at__lt=end)
     if mitra_ids is not None:
         offers = offers.filter(mitra_id__in=mitra_ids)
     for row in (

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.days import day_start
-from pairing.models import ChatRequestNotification
+from pairing.models import Offer
 
 from . import selectors
 from .models import MitraDailyActivity, RolledUpDay
@@ -23,7 +23,7 @@ def roll_up_final_days(now: datetime | None = None) -> list[date]:
     run concurrently (the day marker is unique; a second writer's transaction rolls back)."""
     now = now or timezone.now()
     time_zone = settings.TIME_ZONE
-    first = ChatRequestNotification.objects.order_by("notified_at").values_list("notified_at", flat=True).first()
+    first = Offer.objects.order_by("notified_at").values_list("notified_at", flat=True).first()
     if first is None:
         return []
     done = set(RolledUpDay.objects.filter(time_zone=time_zone).values_list("day", flat=True))
@@ -36,9 +36,7 @@ def roll_up_final_days(now: datetime | None = None) -> list[date]:
 
 
 def _roll_up(day: date, time_zone: str) -> bool:
-    rows = ChatRequestNotification.objects.filter(
-        notified_at__gte=day_start(day), notified_at__lt=day_start(day + timedelta(days=1))
-    )
+    rows = Offer.objects.filter(notified_at__gte=day_start(day), notified_at__lt=day_start(day + timedelta(days=1)))
     # ...and only once every request of the day is resolved (the sweep may have been down).
     if rows.filter(response__isnull=True).exists():
         return False

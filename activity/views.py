@@ -27,7 +27,7 @@ from common import spreadsheet
 from common.errors import DomainError
 from common.messages import ERROR_MESSAGES
 from pairing.accounts.auth import IsStaff
-from pairing.models import ChatRequestNotification, ChatSession, Role, SessionClosure, User
+from pairing.models import ChatRequest, Offer, Role, SessionClosure, User
 from pairing.sessions import services as session_services
 
 from . import charts, selectors
@@ -77,7 +77,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _activity(params) -> tuple[ActivityFilter, selectors.ActivityTable | None]:
-    filterset = ActivityFilter(params, queryset=ChatRequestNotification.objects.all())
+    filterset = ActivityFilter(params, queryset=Offer.objects.all())
     if not filterset.is_valid():
         return filterset, None
     table = selectors.mitra_activity(*filterset.dates(), filterset.mitra_ids(), filterset.sort_column())
@@ -157,7 +157,7 @@ def mitra_detail(request: HttpRequest, mitra_id: int) -> HttpResponse:
     shown = with_range_shown(request.GET)
     params = shown.copy()
     params.setlist("mitra", [str(mitra.id)])
-    filterset = ActivityFilter(params, queryset=ChatRequestNotification.objects.all())
+    filterset = ActivityFilter(params, queryset=Offer.objects.all())
     context = {"filter": filterset, "mitra": mitra, "active": "activity", "quick_ranges": quick_ranges(shown)}
     if not filterset.is_valid():
         return render(request, "control_center/mitra_detail.html", context, status=400)
@@ -208,7 +208,7 @@ def _render_rows(request: HttpRequest, template: str, context: dict) -> HttpResp
 @staff_required
 def log(request: HttpRequest) -> HttpResponse:
     """The log rows behind any number of the dashboard."""
-    context = _rows_behind(request, LogFilter, ChatRequestNotification.objects.all(), "activity")
+    context = _rows_behind(request, LogFilter, Offer.objects.all(), "activity")
     if context["valid"] and request.GET.get("format") == "rows":
         return _log_csv(context["filter"].qs, "log", context["dates"])
     return _render_rows(request, "control_center/log.html", context)
@@ -217,7 +217,7 @@ def log(request: HttpRequest) -> HttpResponse:
 @staff_required
 def requests(request: HttpRequest) -> HttpResponse:
     """The requests behind broadcast health's numbers."""
-    context = _rows_behind(request, RequestFilter, ChatSession.objects.all(), "activity")
+    context = _rows_behind(request, RequestFilter, ChatRequest.objects.all(), "activity")
     return _render_rows(request, "control_center/requests.html", context)
 
 
@@ -225,7 +225,7 @@ def requests(request: HttpRequest) -> HttpResponse:
 def request_detail(request: HttpRequest, session_id: UUID) -> HttpResponse:
     try:
         session = selectors.request_with_offers(session_id)
-    except ChatSession.DoesNotExist:
+    except ChatRequest.DoesNotExist:
         raise Http404("No such request.") from None
     context = {"session": session, "timeline": selectors.request_timeline(session), "active": "activity",
                "closure": getattr(session, "closure", None)}  # fmt: skip
@@ -236,7 +236,7 @@ def request_detail(request: HttpRequest, session_id: UUID) -> HttpResponse:
 def hours(request: HttpRequest) -> HttpResponse:
     """Requests and acceptance by hour of the day, for staffing."""
     params = with_range_shown(request.GET)
-    filterset = RangeFilter(params, queryset=ChatRequestNotification.objects.all())
+    filterset = RangeFilter(params, queryset=Offer.objects.all())
     context = {"filter": filterset, "active": "hours", "quick_ranges": quick_ranges(params)}
     if not filterset.is_valid():
         return render(request, "control_center/hours.html", context, status=400)

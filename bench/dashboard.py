@@ -147,11 +147,11 @@ def main(rows: int) -> None:
     from activity.services import roll_up_final_days
     from common.days import day_start
     from pairing.accounts.services import create_or_update_account
-    from pairing.models import ChatRequestNotification, User
+    from pairing.models import Offer, User
 
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", verbosity=0)
-    have = ChatRequestNotification.objects.count()
+    have = Offer.objects.count()
     if have != rows:
         print(f"Generating {rows:,} log rows over {DAYS} days for {MITRAS} mitras (once; kept in {BENCH_DB})…")
         with connection.cursor() as cursor:
@@ -188,7 +188,7 @@ def main(rows: int) -> None:
 
         return call
 
-    print(f"Dashboard: {ChatRequestNotification.objects.count():,} log rows, {MITRAS} mitras, PostgreSQL; "
+    print(f"Dashboard: {Offer.objects.count():,} log rows, {MITRAS} mitras, PostgreSQL; "
           f"{RUNS} runs each, server time in ms (Django test client, no network)")  # fmt: skip
     print(f"{'what':<44} {'rows':>9} {'p50':>8} {'p95':>8}   ratio to bare SQL p50 (same range)")
     results = {}
@@ -196,7 +196,7 @@ def main(rows: int) -> None:
         date_from = today - timezone.timedelta(days=days - 1)
         query = f"date_from={date_from}&date_to={today}"
         start, end = day_start(date_from), day_start(today + timezone.timedelta(days=1))
-        in_range = ChatRequestNotification.objects.filter(notified_at__gte=start, notified_at__lt=end).count()
+        in_range = Offer.objects.filter(notified_at__gte=start, notified_at__lt=end).count()
         sql = _timed(bare(start, end))
         bare_p50 = statistics.median(sql)
         rows = [(f"bare SQL aggregate ({days} days)", sql), (f"page, {days} days, all mitras",

@@ -20,7 +20,7 @@ from .push import admin as push_admin
 from .push.models import PushStatus
 from .realtime.presence import online_mitra_ids
 from .requests import admin as requests_admin
-from .requests.models import ChatSession
+from .requests.models import ChatRequest
 from .sessions import admin as sessions_admin
 
 __all__ = ["accounts_admin", "push_admin", "requests_admin", "sessions_admin"]
@@ -105,7 +105,7 @@ class UserAdmin(accounts_admin.UserAdmin):
 
     @admin.display(description="active sessions")
     def active_sessions(self, user: User) -> int:
-        return ChatSession.objects.filter(mitra=user, status__in=ACTIVE_SESSION_STATUSES).count()
+        return ChatRequest.objects.filter(mitra=user, status__in=ACTIVE_SESSION_STATUSES).count()
 
     @admin.display(description="sign-in lock")
     def sign_in_lock(self, user: User) -> str:

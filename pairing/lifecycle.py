@@ -32,7 +32,7 @@ class ExpireReason(models.TextChoices):
     NO_MITRA_AVAILABLE = "no_mitra_available"
 
 
-class NotificationResponse(models.TextChoices):
+class OfferResponse(models.TextChoices):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     MISSED = "missed"
@@ -57,7 +57,7 @@ ACTIVE_SESSION_STATUSES = (*RUNNING_STATUSES, SessionStatus.CLOSING)
 # A session in one of these was accepted by its mitra.
 ACCEPTED_SESSION_STATUSES = (*ACTIVE_SESSION_STATUSES, SessionStatus.CLOSED)
 # A mitra's own answers; the other responses are written by the system.
-OWN_ANSWERS = (NotificationResponse.ACCEPTED, NotificationResponse.REJECTED)
+OWN_ANSWERS = (OfferResponse.ACCEPTED, OfferResponse.REJECTED)
 
 
 class SessionLike(Protocol):
@@ -104,7 +104,7 @@ def my_response(response: str | None, status: str) -> str | None:
     """The mitra's response as shown: an unanswered overdue request reads `ignored`,
     which is what the sweep will write."""
     if response is None and status == RequestStatus.EXPIRED:
-        return NotificationResponse.IGNORED
+        return OfferResponse.IGNORED
     return response
 
 

@@ -3,18 +3,18 @@
 from .accounts.models import Device, MitraProfile, Platform, Role, User
 from .events.models import EventBatch, EventSequence, UserEvent
 from .push.models import PushAttempt, PushKind, PushStatus
-from .requests.models import ChatRequestNotification, ChatSession
+from .requests.models import ChatRequest, Offer
 from .sessions.models import ClosureInitiator, ClosureReason, SessionClosure
 
 __all__ = [
-    "ChatRequestNotification",
-    "ChatSession",
+    "ChatRequest",
     "ClosureInitiator",
     "ClosureReason",
     "Device",
     "EventBatch",
     "EventSequence",
     "MitraProfile",
+    "Offer",
     "Platform",
     "PushAttempt",
     "PushKind",

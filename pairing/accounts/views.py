@@ -13,8 +13,7 @@ from rest_framework.views import APIView
 from common.api import ERROR, validated
 from common.errors import NotFound, error_body
 
-from .. import presenters
-from . import services
+from . import presenters, services
 from .serializers import DeviceInputSerializer, LoginSerializer
 
 

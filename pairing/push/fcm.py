@@ -16,7 +16,7 @@ from requests.adapters import HTTPAdapter
 
 from common.messages import PUSH_NEW_REQUEST_BODY, PUSH_NEW_REQUEST_TITLE
 
-from ..requests.models import ChatSession
+from ..requests.models import ChatRequest
 
 WITHDRAWN_TTL_SECONDS = 3600
 
@@ -92,7 +92,7 @@ class Message:
         return kwargs
 
 
-def new_request_message(session: ChatSession, now: datetime) -> Message:
+def new_request_message(session: ChatRequest, now: datetime) -> Message:
     return Message(
         data={"type": "chat_request", "session_id": str(session.id), "expires_at": session.expires_at.isoformat()},
         ttl_seconds=max(1, math.ceil((session.expires_at - now).total_seconds())),
@@ -102,7 +102,7 @@ def new_request_message(session: ChatSession, now: datetime) -> Message:
     )
 
 
-def withdrawn_message(session: ChatSession, status: str) -> Message:
+def withdrawn_message(session: ChatRequest, status: str) -> Message:
     """Data only: tells the app to withdraw the request's notification."""
     return Message(
         data={"type": "chat_request_withdrawn", "session_id": str(session.id), "status": status},

@@ -3,7 +3,7 @@
 from django.db import models
 
 from ..accounts.models import Device, User
-from ..requests.models import ChatSession
+from ..requests.models import ChatRequest
 
 
 class PushKind(models.TextChoices):
@@ -24,7 +24,7 @@ class PushAttempt(models.Model):
     device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, blank=True, related_name="pushes")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="push_attempts")
     session = models.ForeignKey(
-        ChatSession, on_delete=models.CASCADE, null=True, blank=True, related_name="push_attempts"
+        ChatRequest, on_delete=models.CASCADE, null=True, blank=True, related_name="push_attempts"
     )
     kind = models.CharField(max_length=16, choices=PushKind.choices)
     attempt = models.PositiveSmallIntegerField(default=1)

@@ -20,7 +20,7 @@ from pyfcm.errors import (
 )
 
 from ..accounts.models import Device
-from ..requests.models import ChatSession
+from ..requests.models import ChatRequest
 from .fcm import Message, fcm_client
 from .models import PushAttempt, PushStatus
 
@@ -33,7 +33,7 @@ class Outcome:
     retryable: bool = False
 
 
-def record(device: Device, session: ChatSession | None, kind: str, attempt: int, status: str, error: str = "",
+def record(device: Device, session: ChatRequest | None, kind: str, attempt: int, status: str, error: str = "",
            message_id: str = "") -> PushAttempt:  # fmt: skip
     return PushAttempt.objects.create(
         device=device, user_id=device.user_id, session=session, kind=kind, attempt=attempt,
@@ -41,7 +41,7 @@ def record(device: Device, session: ChatSession | None, kind: str, attempt: int,
     )  # fmt: skip
 
 
-def send(device: Device, session: ChatSession, kind: str, message: Message, attempt: int) -> Outcome:
+def send(device: Device, session: ChatRequest, kind: str, message: Message, attempt: int) -> Outcome:
     """Send one message to one device and record the attempt."""
     client = fcm_client()
     if client is None:
@@ -66,6 +66,6 @@ def send(device: Device, session: ChatSession, kind: str, message: Message, atte
     return Outcome(record(device, session, kind, attempt, PushStatus.SENT, message_id=message_id))
 
 
-def _invalid_token(device: Device, session: ChatSession, kind: str, attempt: int, error: str) -> Outcome:
+def _invalid_token(device: Device, session: ChatRequest, kind: str, attempt: int, error: str) -> Outcome:
     Device.objects.filter(pk=device.pk).update(is_active=False, deactivated_reason=error[:255])
     return Outcome(record(device, session, kind, attempt, PushStatus.INVALID_TOKEN, error))

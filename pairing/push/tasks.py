@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ..accounts.models import Device
 from ..lifecycle import SessionStatus, effective_status, request_status
-from ..requests.models import ChatSession
+from ..requests.models import ChatRequest
 from . import fcm, services
 from .models import PushAttempt, PushKind, PushStatus
 
@@ -34,7 +34,7 @@ def push_new_request(session_id: str, mitra_ids: list[int]) -> int:
 @shared_task(name="pairing.tasks.push_request_withdrawn", ignore_result=True)
 def push_request_withdrawn(session_id: str) -> int:
     """Tell every device that was pushed the request that it is no longer open."""
-    session = ChatSession.objects.filter(id=session_id).first()
+    session = ChatRequest.objects.filter(id=session_id).first()
     if session is None:
         return 0
     pushed = (
@@ -56,7 +56,7 @@ def push_request_withdrawn(session_id: str) -> int:
 def send_push(device_id: int, session_id: str, kind: str, attempt: int) -> str:
     """Send one message to one device; on an FCM server error, try again with backoff."""
     device = Device.objects.filter(id=device_id, is_active=True).first()
-    session = ChatSession.objects.filter(id=session_id).first()
+    session = ChatRequest.objects.filter(id=session_id).first()
     if device is None or session is None:
         return "gone"
     now = timezone.now()

@@ -19,11 +19,11 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from .. import presenters
 from ..accounts.auth import user_for_token
 from ..accounts.models import Role, User
 from ..events import outbox
 from ..events.bus import encode
+from ..requests import presenters
 from ..requests import selectors as request_selectors
 from ..requests import services as request_services
 from ..requests.models import DeliveredVia

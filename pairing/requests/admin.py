@@ -2,11 +2,11 @@ from django.contrib import admin
 
 from common.admin import ReadOnlyAdmin
 
-from .models import ChatRequestNotification, ChatSession
+from .models import ChatRequest, Offer
 
 
 class NotificationInline(admin.TabularInline):
-    model = ChatRequestNotification
+    model = Offer
     extra = 0
     can_delete = False
     fields = ["mitra", "notified_at", "delivered_at", "delivered_via", "seen_at", "response", "responded_at",
@@ -17,8 +17,8 @@ class NotificationInline(admin.TabularInline):
         return False
 
 
-@admin.register(ChatSession)
-class ChatSessionAdmin(ReadOnlyAdmin):
+@admin.register(ChatRequest)
+class ChatRequestAdmin(ReadOnlyAdmin):
     list_display = ["id", "customer", "mitra", "status", "expire_reason", "duration_minutes", "requested_at"]
     list_filter = ["status", "expire_reason"]
     search_fields = ["id", "customer__username", "mitra__username"]
@@ -26,8 +26,8 @@ class ChatSessionAdmin(ReadOnlyAdmin):
     inlines = [NotificationInline]
 
 
-@admin.register(ChatRequestNotification)
-class ChatRequestNotificationAdmin(ReadOnlyAdmin):
+@admin.register(Offer)
+class OfferAdmin(ReadOnlyAdmin):
     list_display = ["session", "mitra", "response", "notified_at", "delivered_via", "delivered_at", "seen_at",
                     "response_time_seconds", "active_session_count"]  # fmt: skip
     list_filter = ["response", "delivered_via"]

@@ -1,6 +1,6 @@
-"""A chat request and the session it becomes are one row (`ChatSession`): the request
+"""A chat request and the session it becomes are one row (`ChatRequest`): the request
 is a session in status `pending`. Each mitra told of a request has one
-`ChatRequestNotification`, the activity log of the contract's section 9.
+`Offer`, the activity log of the contract's section 9.
 """
 
 import uuid
@@ -9,10 +9,10 @@ from django.db import models
 from django.db.models import Q
 
 from ..accounts.models import User
-from ..lifecycle import ExpireReason, NotificationResponse, SessionStatus
+from ..lifecycle import ExpireReason, OfferResponse, SessionStatus
 
 
-class ChatSession(models.Model):
+class ChatRequest(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="customer_sessions")
     mitra = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="mitra_sessions")
@@ -60,7 +60,7 @@ class DeliveredVia(models.TextChoices):
     POLL = "poll"  # the app learned of it over REST (pending/, status/ or events/)
 
 
-class ChatRequestNotification(models.Model):
+class Offer(models.Model):
     """One row per (request, notified mitra): the mitra activity log.
 
     `response` is written once, by a conditional update on `response IS NULL`, and
@@ -73,15 +73,15 @@ class ChatRequestNotification(models.Model):
     """
 
     session = models.ForeignKey(
-        ChatSession, on_delete=models.CASCADE, related_name="notifications", db_constraint=False, db_index=False
+        ChatRequest, on_delete=models.CASCADE, related_name="offers", db_constraint=False, db_index=False
     )
     mitra = models.ForeignKey(
-        User, on_delete=models.PROTECT, related_name="request_notifications", db_constraint=False, db_index=False
+        User, on_delete=models.PROTECT, related_name="offers", db_constraint=False, db_index=False
     )
     notified_at = models.DateTimeField()
     active_session_count = models.PositiveIntegerField()
     # NULL until the one and only response is written.
-    response = models.CharField(max_length=16, choices=NotificationResponse.choices, null=True, blank=True)  # noqa: DJ001
+    response = models.CharField(max_length=16, choices=OfferResponse.choices, null=True, blank=True)  # noqa: DJ001
     responded_at = models.DateTimeField(null=True, blank=True)
     # Written with responded_at (accepted and rejected), so averages need no date arithmetic.
     response_time_seconds = models.FloatField(null=True, blank=True)

@@ -13,7 +13,7 @@ from common.errors import NotFound
 
 from ..accounts.models import User
 from ..lifecycle import ACTIVE_SESSION_STATUSES, open_requests
-from .models import ChatRequestNotification, ChatSession
+from .models import ChatRequest, Offer
 
 
 def active_session_count_sql(mitra_id_sql: str) -> tuple[str, list[str]]:
@@ -27,18 +27,18 @@ def active_session_count_sql(mitra_id_sql: str) -> tuple[str, list[str]]:
     statuses = [str(status) for status in ACTIVE_SESSION_STATUSES]
     quote = connection.ops.quote_name
     sql = (
-        f"SELECT COUNT(*) FROM {quote(ChatSession._meta.db_table)}"
-        f" WHERE {quote(ChatSession._meta.get_field('mitra').column)} = {mitra_id_sql}"
-        f" AND {quote(ChatSession._meta.get_field('status').column)} IN ({', '.join(['%s'] * len(statuses))})"
+        f"SELECT COUNT(*) FROM {quote(ChatRequest._meta.db_table)}"
+        f" WHERE {quote(ChatRequest._meta.get_field('mitra').column)} = {mitra_id_sql}"
+        f" AND {quote(ChatRequest._meta.get_field('status').column)} IN ({', '.join(['%s'] * len(statuses))})"
     )
     return sql, statuses
 
 
-def notifications_with_sessions() -> QuerySet[ChatRequestNotification]:
-    return ChatRequestNotification.objects.select_related("session", "session__customer")
+def notifications_with_sessions() -> QuerySet[Offer]:
+    return Offer.objects.select_related("session", "session__customer")
 
 
-def pending_requests_for_mitra(mitra: User, now: datetime | None = None) -> list[ChatRequestNotification]:
+def pending_requests_for_mitra(mitra: User, now: datetime | None = None) -> list[Offer]:
     """The overlay queue: notified, still pending, unexpired and unanswered; oldest first."""
     now = now or timezone.now()
     return list(
@@ -48,23 +48,19 @@ def pending_requests_for_mitra(mitra: User, now: datetime | None = None) -> list
     )
 
 
-def notification_for_mitra(mitra: User, session_id: UUID) -> ChatRequestNotification:
+def offer_for_mitra(mitra: User, session_id: UUID) -> Offer:
     try:
         return notifications_with_sessions().get(mitra=mitra, session_id=session_id)
-    except ChatRequestNotification.DoesNotExist:
+    except Offer.DoesNotExist:
         raise NotFound() from None
 
 
-def history_for_mitra(mitra: User, limit: int = 20) -> list[ChatRequestNotification]:
-    return list(
-        ChatRequestNotification.objects.select_related("session")
-        .filter(mitra=mitra)
-        .order_by("-notified_at", "-id")[:limit]
-    )
+def history_for_mitra(mitra: User, limit: int = 20) -> list[Offer]:
+    return list(Offer.objects.select_related("session").filter(mitra=mitra).order_by("-notified_at", "-id")[:limit])
 
 
-def session_for_customer(customer: User, session_id: UUID) -> ChatSession:
+def session_for_customer(customer: User, session_id: UUID) -> ChatRequest:
     try:
-        return ChatSession.objects.select_related("customer", "mitra").get(id=session_id, customer=customer)
-    except ChatSession.DoesNotExist:
+        return ChatRequest.objects.select_related("customer", "mitra").get(id=session_id, customer=customer)
+    except ChatRequest.DoesNotExist:
         raise NotFound() from None

@@ -24,86 +24,83 @@ from django.utils import timezone
 from appconfig.models import get_config
 from common.errors import NotFound
 
-from .. import presenters
 from ..accounts.models import MitraProfile, Role, User
 from ..errors import AlreadyResponded, RequestAlreadyPending, RequestNotPending
 from ..events.bus import changing, send_event_on_commit, tell_staff_on_commit
 from ..lifecycle import (
     OWN_ANSWERS,
     ExpireReason,
-    NotificationResponse,
+    OfferResponse,
     SessionStatus,
     is_overdue,
     overdue_requests,
 )
 from ..locking import Refusal, expiry_committed, locked, sweep
-from . import selectors
-from .models import ChatRequestNotification, ChatSession, DeliveredVia
+from . import presenters, selectors
+from .models import ChatRequest, DeliveredVia, Offer
 
 
-def _locked_sessions() -> QuerySet[ChatSession]:
+def _locked_sessions() -> QuerySet[ChatRequest]:
     """Requests locked for a change, with the customer and mitra their presenters read."""
-    return locked(ChatSession.objects.select_related("customer", "mitra"))
+    return locked(ChatRequest.objects.select_related("customer", "mitra"))
 
 
-def lock_session(**lookup: object) -> ChatSession:
+def lock_session(**lookup: object) -> ChatRequest:
     try:
         return _locked_sessions().get(**lookup)
-    except ChatSession.DoesNotExist:
+    except ChatRequest.DoesNotExist:
         raise NotFound() from None
 
 
-def _lock_notification(mitra: User, session_id: UUID) -> ChatRequestNotification:
+def _lock_offer(mitra: User, session_id: UUID) -> Offer:
     """The mitra's log row for the request, with the request locked. 404 if never notified."""
     session = lock_session(id=session_id)
     try:
-        notification = ChatRequestNotification.objects.get(session=session, mitra=mitra)
-    except ChatRequestNotification.DoesNotExist:
+        offer = Offer.objects.get(session=session, mitra=mitra)
+    except Offer.DoesNotExist:
         raise NotFound() from None
-    notification.session = session
-    return notification
+    offer.session = session
+    return offer
 
 
-def _resolve_unanswered(session: ChatSession, response: str, now: datetime) -> None:
+def _resolve_unanswered(session: ChatRequest, response: str, now: datetime) -> None:
     """Give every still unanswered row of the request its final response."""
-    ChatRequestNotification.objects.filter(session=session, response__isnull=True).update(
-        response=response, resolved_at=now
-    )
+    Offer.objects.filter(session=session, response__isnull=True).update(response=response, resolved_at=now)
 
 
-def _respond(notification: ChatRequestNotification, response: str, now: datetime) -> None:
+def _respond(offer: Offer, response: str, now: datetime) -> None:
     """Record this mitra's own answer (accepted or rejected) with its response time."""
-    response_time = (now - notification.notified_at).total_seconds()
-    written = ChatRequestNotification.objects.filter(pk=notification.pk, response__isnull=True).update(
+    response_time = (now - offer.notified_at).total_seconds()
+    written = Offer.objects.filter(pk=offer.pk, response__isnull=True).update(
         response=response, responded_at=now, response_time_seconds=response_time, resolved_at=now
     )
     if written != 1:  # the session lock makes this unreachable; never overwrite a response
-        raise AlreadyResponded(request=presenters.request_view(notification))
-    notification.response = response
-    notification.responded_at = now
-    notification.response_time_seconds = response_time
-    notification.resolved_at = now
+        raise AlreadyResponded(request=presenters.request_view(offer))
+    offer.response = response
+    offer.responded_at = now
+    offer.response_time_seconds = response_time
+    offer.resolved_at = now
 
 
-def _notified_mitras(session: ChatSession, exclude_mitra_id: int | None = None) -> list[tuple[dict, list[int]]]:
+def _notified_mitras(session: ChatRequest, exclude_mitra_id: int | None = None) -> list[tuple[dict, list[int]]]:
     """Each notified mitra's view of the request, built once per distinct view.
 
     Views differ only by the row's response and notified_at, so only those are read;
     the session (locked by the caller) is shared by every view.
     """
-    rows = session.notifications.exclude(mitra_id=exclude_mitra_id).values_list("mitra_id", "response", "notified_at")
+    rows = session.offers.exclude(mitra_id=exclude_mitra_id).values_list("mitra_id", "response", "notified_at")
     groups: dict[tuple, list[int]] = defaultdict(list)
     for mitra_id, response, notified_at in rows:
         groups[(response, notified_at)].append(mitra_id)
     now = timezone.now()
     return [
-        (presenters.request_view(ChatRequestNotification(session=session, mitra_id=ids[0], response=response,
+        (presenters.request_view(Offer(session=session, mitra_id=ids[0], response=response,
                                                          notified_at=notified_at), now), ids)
         for (response, notified_at), ids in groups.items()
     ]  # fmt: skip
 
 
-def _announce_closed(session: ChatSession, mitra_event: str, customer_event: str, exclude_mitra_id=None) -> None:
+def _announce_closed(session: ChatRequest, mitra_event: str, customer_event: str, exclude_mitra_id=None) -> None:
     """A request no longer open: the customer's session object, every other notified mitra's view."""
     send_event_on_commit(
         event_type=customer_event, audiences=[(presenters.session_object(session), [session.customer_id])]
@@ -111,12 +108,12 @@ def _announce_closed(session: ChatSession, mitra_event: str, customer_event: str
     send_event_on_commit(event_type=mitra_event, audiences=_notified_mitras(session, exclude_mitra_id))
 
 
-def _expire(session: ChatSession, reason: str, now: datetime) -> None:
+def _expire(session: ChatRequest, reason: str, now: datetime) -> None:
     session.status = SessionStatus.EXPIRED
     session.expire_reason = reason
     session.expired_at = now
     session.save(update_fields=["status", "expire_reason", "expired_at"])
-    _resolve_unanswered(session, NotificationResponse.IGNORED, now)
+    _resolve_unanswered(session, OfferResponse.IGNORED, now)
     _announce_closed(session, "chat_request.expired", "session.expired")
 
 
@@ -124,7 +121,7 @@ def _expire(session: ChatSession, reason: str, now: datetime) -> None:
 CREATE_ATTEMPTS = 3
 
 
-def _inserted(session: ChatSession) -> bool:
+def _inserted(session: ChatRequest) -> bool:
     """Insert the request; False if the customer's pending one refused it.
 
     `ON CONFLICT DO NOTHING` (SQLite: `INSERT OR IGNORE`) and the row count, rather than a
@@ -132,8 +129,8 @@ def _inserted(session: ChatSession) -> bool:
     SQLite's also skips a NOT NULL or CHECK failure; the plain insert after the last
     attempt raises it.
     """
-    query = InsertQuery(ChatSession, on_conflict=OnConflict.IGNORE)
-    query.insert_values(ChatSession._meta.concrete_fields, [session])
+    query = InsertQuery(ChatRequest, on_conflict=OnConflict.IGNORE)
+    query.insert_values(ChatRequest._meta.concrete_fields, [session])
     with connection.cursor() as cursor:
         for sql, params in query.get_compiler(connection=connection).as_sql():
             cursor.execute(sql, params)
@@ -143,7 +140,7 @@ def _inserted(session: ChatSession) -> bool:
     return True
 
 
-def _notify_available_mitras(session: ChatSession, now: datetime) -> list[int]:
+def _notify_available_mitras(session: ChatRequest, now: datetime) -> list[int]:
     """Write a log row for every available mitra, with its active session count, in one
     INSERT ... SELECT; returns the notified mitra ids.
 
@@ -152,7 +149,7 @@ def _notify_available_mitras(session: ChatSession, now: datetime) -> list[int]:
     """
     active_count, statuses = selectors.active_session_count_sql("profile.user_id")
     sql = f"""
-        INSERT INTO {ChatRequestNotification._meta.db_table} (session_id, mitra_id, notified_at, active_session_count)
+        INSERT INTO {Offer._meta.db_table} (session_id, mitra_id, notified_at, active_session_count)
         SELECT %s, profile.user_id, %s, ({active_count})
           FROM {MitraProfile._meta.db_table} AS profile
           JOIN {User._meta.db_table} AS account ON account.id = profile.user_id
@@ -160,7 +157,7 @@ def _notify_available_mitras(session: ChatSession, now: datetime) -> list[int]:
         RETURNING mitra_id
     """
     params = [
-        ChatSession._meta.pk.get_db_prep_value(session.id, connection),
+        ChatRequest._meta.pk.get_db_prep_value(session.id, connection),
         connection.ops.adapt_datetimefield_value(now),
         *statuses,
         True,
@@ -175,12 +172,12 @@ def _notify_available_mitras(session: ChatSession, now: datetime) -> list[int]:
 # --- customer ----------------------------------------------------------------
 
 
-def create_chat_request(*, customer: User, duration_minutes: int) -> ChatSession:
+def create_chat_request(*, customer: User, duration_minutes: int) -> ChatRequest:
     """Open a request and offer it to every available mitra (one log row each)."""
     config = get_config()
     with changing():
         now = timezone.now()
-        session = ChatSession(
+        session = ChatRequest(
             customer=customer,
             duration_minutes=duration_minutes,
             requested_at=now,
@@ -203,7 +200,7 @@ def create_chat_request(*, customer: User, duration_minutes: int) -> ChatSession
         mitra_ids = _notify_available_mitras(session, now)
         if mitra_ids:
             # Every row is fresh (notified at the request time, no response): one view for all.
-            fresh = ChatRequestNotification(session=session, mitra_id=mitra_ids[0], notified_at=now)
+            fresh = Offer(session=session, mitra_id=mitra_ids[0], notified_at=now)
             send_event_on_commit(event_type="chat_request.new", audiences=[(presenters.request_view(fresh), mitra_ids)])
         else:
             session.status = SessionStatus.EXPIRED
@@ -216,7 +213,7 @@ def create_chat_request(*, customer: User, duration_minutes: int) -> ChatSession
     return session
 
 
-def cancel_chat_request(*, customer: User, session_id: UUID) -> ChatSession:
+def cancel_chat_request(*, customer: User, session_id: UUID) -> ChatRequest:
     with expiry_committed() as refuse:
         session = lock_session(id=session_id, customer=customer)
         now = timezone.now()
@@ -229,7 +226,7 @@ def cancel_chat_request(*, customer: User, session_id: UUID) -> ChatSession:
         session.status = SessionStatus.CANCELLED
         session.cancelled_at = now
         session.save(update_fields=["status", "cancelled_at"])
-        _resolve_unanswered(session, NotificationResponse.CANCELLED, now)
+        _resolve_unanswered(session, OfferResponse.CANCELLED, now)
         _announce_closed(session, "chat_request.cancelled", "session.cancelled")
     return session
 
@@ -237,90 +234,84 @@ def cancel_chat_request(*, customer: User, session_id: UUID) -> ChatSession:
 # --- mitra -------------------------------------------------------------------
 
 
-def _lock_answerable(
-    mitra: User, session_id: UUID, refuse: Callable[[Refusal], None]
-) -> ChatRequestNotification | None:
+def _lock_answerable(mitra: User, session_id: UUID, refuse: Callable[[Refusal], None]) -> Offer | None:
     """The mitra's row, if it may answer now. Raises if it answered already or the request
     is resolved; expires an overdue request and returns None (refused after commit)."""
-    notification = _lock_notification(mitra, session_id)
-    session = notification.session
+    offer = _lock_offer(mitra, session_id)
+    session = offer.session
     now = timezone.now()
-    _refuse_if_settled(notification, now)
+    _refuse_if_settled(offer, now)
     if is_overdue(session, now):
         _expire(session, ExpireReason.TIMEOUT, now)
-        refuse(
-            lambda: RequestNotPending(
-                request=presenters.request_view(selectors.notification_for_mitra(mitra, session_id))
-            )
-        )
+        refuse(lambda: RequestNotPending(request=presenters.request_view(selectors.offer_for_mitra(mitra, session_id))))
         return None
-    return notification
+    return offer
 
 
-def _refuse_if_settled(notification: ChatRequestNotification, now: datetime) -> None:
+def _refuse_if_settled(offer: Offer, now: datetime) -> None:
     """Refuse an answer to a request this mitra answered already or that is no longer
     pending. An overdue request is still pending here: only a locked write may expire it."""
-    if notification.response in OWN_ANSWERS:
-        raise AlreadyResponded(request=presenters.request_view(notification, now))
-    if notification.session.status != SessionStatus.PENDING:
-        raise RequestNotPending(request=presenters.request_view(notification, now))
+    if offer.response in OWN_ANSWERS:
+        raise AlreadyResponded(request=presenters.request_view(offer, now))
+    if offer.session.status != SessionStatus.PENDING:
+        raise RequestNotPending(request=presenters.request_view(offer, now))
 
 
-def accept_chat_request(*, mitra: User, session_id: UUID) -> ChatRequestNotification:
+def accept_chat_request(*, mitra: User, session_id: UUID) -> Offer:
     """First accept wins: the session row lock orders racing accepts, and every
     other unanswered row becomes `missed` in the same transaction. An accept of a request
     already settled is refused from a plain read first (a status never returns to
     pending): in a storm the late accepts need not queue behind the winner's lock."""
-    _refuse_if_settled(selectors.notification_for_mitra(mitra, session_id), timezone.now())
+    _refuse_if_settled(selectors.offer_for_mitra(mitra, session_id), timezone.now())
     with expiry_committed() as refuse:
-        notification = _lock_answerable(mitra, session_id, refuse)
-        if notification is None:
+        offer = _lock_answerable(mitra, session_id, refuse)
+        if offer is None:
             return None  # type: ignore[return-value]  # refused after commit
-        session = notification.session
+        session = offer.session
         now = timezone.now()
         session.status = SessionStatus.ACTIVE
         session.mitra = mitra
         session.accepted_at = now
         session.ends_at = now + timedelta(minutes=session.duration_minutes)
         session.save(update_fields=["status", "mitra", "accepted_at", "ends_at"])
-        _respond(notification, NotificationResponse.ACCEPTED, now)
-        _resolve_unanswered(session, NotificationResponse.MISSED, now)
+        _respond(offer, OfferResponse.ACCEPTED, now)
+        _resolve_unanswered(session, OfferResponse.MISSED, now)
         # All of the acceptor's sockets (its other devices close the overlay), everyone else's "taken".
         send_event_on_commit(
-            event_type="chat_request.accepted", audiences=[(presenters.request_view(notification, now), [mitra.id])]
+            event_type="chat_request.accepted", audiences=[(presenters.request_view(offer, now), [mitra.id])]
         )
         _announce_closed(session, "chat_request.taken", "session.accepted", exclude_mitra_id=mitra.id)
-    return notification
+    return offer
 
 
-def decline_chat_request(*, mitra: User, session_id: UUID) -> ChatRequestNotification:
+def decline_chat_request(*, mitra: User, session_id: UUID) -> Offer:
     """Record a rejection; when nobody is left to answer, the request expires at once."""
     with expiry_committed() as refuse:
-        notification = _lock_answerable(mitra, session_id, refuse)
-        if notification is None:
+        offer = _lock_answerable(mitra, session_id, refuse)
+        if offer is None:
             return None  # type: ignore[return-value]  # refused after commit
         now = timezone.now()
-        _respond(notification, NotificationResponse.REJECTED, now)
+        _respond(offer, OfferResponse.REJECTED, now)
         send_event_on_commit(
-            event_type="chat_request.declined", audiences=[(presenters.request_view(notification, now), [mitra.id])]
+            event_type="chat_request.declined", audiences=[(presenters.request_view(offer, now), [mitra.id])]
         )
-        session = notification.session
-        if not session.notifications.filter(response__isnull=True).exists():
+        session = offer.session
+        if not session.offers.filter(response__isnull=True).exists():
             _expire(session, ExpireReason.ALL_DECLINED, now)
-    return notification
+    return offer
 
 
 # --- sweep -------------------------------------------------------------------
 
 
-def expire_overdue_requests(*, now: datetime | None = None) -> list[ChatSession]:
+def expire_overdue_requests(*, now: datetime | None = None) -> list[ChatRequest]:
     """Expire every pending request past `expires_at`; unanswered rows become `ignored`.
 
     Safe to run concurrently: rows another sweep (or an accept) holds are skipped,
     and a row already expired no longer matches.
     """
     now = now or timezone.now()
-    overdue = ChatSession.objects.filter(overdue_requests(now)).select_related("customer", "mitra")
+    overdue = ChatRequest.objects.filter(overdue_requests(now)).select_related("customer", "mitra")
     return sweep(overdue, lambda session: _expire(session, ExpireReason.TIMEOUT, now))
 
 
@@ -331,23 +322,21 @@ def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
     """The offers reached the mitra's app; the first proof wins. Never touches `response`."""
     if not session_ids:
         return 0
-    marked = ChatRequestNotification.objects.filter(
-        mitra=mitra, session_id__in=session_ids, delivered_at__isnull=True
-    ).update(delivered_at=timezone.now(), delivered_via=via)
+    marked = Offer.objects.filter(mitra=mitra, session_id__in=session_ids, delivered_at__isnull=True).update(
+        delivered_at=timezone.now(), delivered_via=via
+    )
     if marked:
         tell_staff_on_commit(what="offer.delivered")
     return marked
 
 
-def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) -> ChatRequestNotification:
+def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) -> Offer:
     """The overlay shows the request: delivered (if nothing proved it before) and seen. Idempotent."""
-    notification = selectors.notification_for_mitra(mitra, session_id)
+    offer = selectors.offer_for_mitra(mitra, session_id)
     now = timezone.now()
     with transaction.atomic():
-        ChatRequestNotification.objects.filter(pk=notification.pk, delivered_at__isnull=True).update(
-            delivered_at=now, delivered_via=via
-        )
-        if ChatRequestNotification.objects.filter(pk=notification.pk, seen_at__isnull=True).update(seen_at=now):
+        Offer.objects.filter(pk=offer.pk, delivered_at__isnull=True).update(delivered_at=now, delivered_via=via)
+        if Offer.objects.filter(pk=offer.pk, seen_at__isnull=True).update(seen_at=now):
             tell_staff_on_commit(what="offer.seen")
-    notification.refresh_from_db(fields=["delivered_at", "delivered_via", "seen_at"])
-    return notification
+    offer.refresh_from_db(fields=["delivered_at", "delivered_via", "seen_at"])
+    return offer

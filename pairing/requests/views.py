@@ -12,9 +12,8 @@ from rest_framework.views import APIView
 
 from common.api import ERROR, validated
 
-from .. import presenters
 from ..accounts.auth import IsCustomer, IsMitra
-from . import selectors, services
+from . import presenters, selectors, services
 from .serializers import CreateChatRequestSerializer, SeenSerializer
 
 
@@ -61,7 +60,7 @@ class MitraRequestStatusView(APIView):
 
     @extend_schema(responses={200: presenters.RequestViewSerializer, 404: ERROR})
     def get(self, request: Request, session_id: UUID) -> Response:
-        return Response(presenters.request_view(selectors.notification_for_mitra(request.user, session_id)))
+        return Response(presenters.request_view(selectors.offer_for_mitra(request.user, session_id)))
 
 
 class MitraAcceptView(APIView):
@@ -69,8 +68,8 @@ class MitraAcceptView(APIView):
 
     @extend_schema(request=None, responses={200: presenters.AcceptResultSerializer, 404: ERROR, 409: ERROR})
     def post(self, request: Request, session_id: UUID) -> Response:
-        notification = services.accept_chat_request(mitra=request.user, session_id=session_id)
-        return Response(presenters.accept_result(notification))
+        offer = services.accept_chat_request(mitra=request.user, session_id=session_id)
+        return Response(presenters.accept_result(offer))
 
 
 class MitraDeclineView(APIView):
@@ -78,8 +77,8 @@ class MitraDeclineView(APIView):
 
     @extend_schema(request=None, responses={200: presenters.RequestViewSerializer, 404: ERROR, 409: ERROR})
     def post(self, request: Request, session_id: UUID) -> Response:
-        notification = services.decline_chat_request(mitra=request.user, session_id=session_id)
-        return Response(presenters.request_view(notification))
+        offer = services.decline_chat_request(mitra=request.user, session_id=session_id)
+        return Response(presenters.request_view(offer))
 
 
 class MitraSeenView(APIView):

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from common.admin import ReadOnlyAdmin
 
-from ..requests.admin import ChatSessionAdmin
+from ..requests.admin import ChatRequestAdmin
 from .models import SessionClosure
 
 
@@ -18,7 +18,7 @@ class SessionClosureInline(admin.StackedInline):
     verbose_name_plural = "how the session closed"
 
 
-ChatSessionAdmin.inlines = [SessionClosureInline, *ChatSessionAdmin.inlines]
+ChatRequestAdmin.inlines = [SessionClosureInline, *ChatRequestAdmin.inlines]
 
 
 @admin.register(SessionClosure)

@@ -5,7 +5,7 @@ from django.db import models
 from common.messages import STAFF_REASON_LABELS
 
 from ..accounts.models import User
-from ..requests.models import ChatSession
+from ..requests.models import ChatRequest
 
 
 class ClosureInitiator(models.TextChoices):
@@ -25,7 +25,7 @@ class ClosureReason(models.TextChoices):
 
 
 class SessionClosure(models.Model):
-    session = models.OneToOneField(ChatSession, on_delete=models.CASCADE, related_name="closure")
+    session = models.OneToOneField(ChatRequest, on_delete=models.CASCADE, related_name="closure")
     initiated_by = models.CharField(max_length=16, choices=ClosureInitiator.choices)
     initiator = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     reason_code = models.CharField(max_length=32, choices=ClosureReason.choices)

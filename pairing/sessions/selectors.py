@@ -11,15 +11,15 @@ from common.days import day_start
 
 from ..accounts.models import User
 from ..lifecycle import ACTIVE_SESSION_STATUSES
-from ..requests.models import ChatSession
+from ..requests.models import ChatRequest
 from ..requests.selectors import active_session_count_sql
 from .models import ClosureInitiator, SessionClosure
 
 
-def active_sessions_for_mitra(mitra: User) -> QuerySet[ChatSession]:
+def active_sessions_for_mitra(mitra: User) -> QuerySet[ChatRequest]:
     """Sesi Aktif: the sessions `active_session_count` counts."""
     return (
-        ChatSession.objects.select_related("customer", "mitra")
+        ChatRequest.objects.select_related("customer", "mitra")
         .filter(mitra=mitra, status__in=ACTIVE_SESSION_STATUSES)
         .order_by("accepted_at", "id")
     )

@@ -16,25 +16,25 @@ from django.utils import timezone
 from appconfig.models import RuntimeConfig, get_config
 from common.errors import NotFound
 
-from .. import presenters
 from ..accounts.models import MitraProfile, User
 from ..errors import AlreadyReviewed, EarlyEndDisabled, SessionNotActive
 from ..events.bus import send_event_on_commit
 from ..lifecycle import RUNNING_STATUSES, SessionStatus, is_time_up, sessions_grace_over, sessions_time_up
 from ..locking import expiry_committed, locked, sweep
-from ..requests.models import ChatSession
+from ..requests import presenters
+from ..requests.models import ChatRequest
 from ..requests.services import lock_session
 from . import selectors
 from .models import ClosureInitiator, ClosureReason, SessionClosure
 
 
-def _announce(session: ChatSession, event_type: str) -> None:
+def _announce(session: ChatRequest, event_type: str) -> None:
     """session.closing / session.closed, to the session's customer and mitra."""
     recipients = [session.customer_id, *([session.mitra_id] if session.mitra_id else [])]
     send_event_on_commit(event_type=event_type, audiences=[(presenters.session_object(session), recipients)])
 
 
-def _start_closing(session: ChatSession, closure: SessionClosure, now: datetime, grace_seconds: int) -> None:
+def _start_closing(session: ChatRequest, closure: SessionClosure, now: datetime, grace_seconds: int) -> None:
     session.status = SessionStatus.CLOSING
     session.closing_started_at = now
     session.grace_ends_at = now + timedelta(seconds=grace_seconds)
@@ -45,12 +45,12 @@ def _start_closing(session: ChatSession, closure: SessionClosure, now: datetime,
     _announce(session, "session.closing")
 
 
-def _time_up(session: ChatSession, now: datetime, grace_seconds: int) -> None:
+def _time_up(session: ChatRequest, now: datetime, grace_seconds: int) -> None:
     closure = SessionClosure(initiated_by=ClosureInitiator.SYSTEM, reason_code=ClosureReason.TIME_UP)
     _start_closing(session, closure, now, grace_seconds)
 
 
-def _close(session: ChatSession, now: datetime) -> None:
+def _close(session: ChatRequest, now: datetime) -> None:
     session.status = SessionStatus.CLOSED
     session.closed_at = now
     session.save(update_fields=["status", "closed_at"])
@@ -65,7 +65,7 @@ def require_early_end_enabled() -> RuntimeConfig:
     return config
 
 
-def end_session_early(*, mitra: User, session_id: UUID, reason_code: str, reason_note: str) -> ChatSession:
+def end_session_early(*, mitra: User, session_id: UUID, reason_code: str, reason_note: str) -> ChatRequest:
     """A mitra ends its session before time: closing now, with the reason recorded.
 
     Allowed only while staff have enabled it (read now, so a toggle counts at once).
@@ -96,14 +96,14 @@ def end_session_early(*, mitra: User, session_id: UUID, reason_code: str, reason
     return session
 
 
-def advance_sessions(*, now: datetime | None = None) -> tuple[list[ChatSession], list[ChatSession]]:
+def advance_sessions(*, now: datetime | None = None) -> tuple[list[ChatRequest], list[ChatRequest]]:
     """Sessions past `ends_at` start closing (time_up); closing ones past their grace close.
 
     Idempotent and safe to run concurrently, like the request sweep.
     """
     now = now or timezone.now()
     grace_seconds = get_config().closing_grace_seconds
-    sessions = ChatSession.objects.select_related("customer", "mitra")
+    sessions = ChatRequest.objects.select_related("customer", "mitra")
     started = sweep(sessions.filter(sessions_time_up(now)), lambda session: _time_up(session, now, grace_seconds))
     closed = sweep(sessions.filter(sessions_grace_over(now)), lambda session: _close(session, now))
     return started, closed

@@ -12,13 +12,14 @@ from rest_framework.views import APIView
 
 from common.api import ERROR, validated
 
-from .. import presenters
+from ..accounts import presenters as account_presenters
 from ..accounts import selectors as account_selectors
 from ..accounts import services as account_services
 from ..accounts.auth import IsMitra
 from ..accounts.models import MitraProfile
 from ..accounts.serializers import AvailabilitySerializer
-from . import selectors, services
+from ..requests import presenters as request_presenters
+from . import presenters, selectors, services
 from .serializers import EndSessionSerializer
 
 
@@ -27,11 +28,11 @@ class MitraMeView(APIView):
 
     permission_classes = [IsMitra]
 
-    @extend_schema(responses={200: presenters.MitraMeSerializer})
+    @extend_schema(responses={200: account_presenters.MitraMeSerializer})
     def get(self, request: Request) -> Response:
         return Response(self._me(request))
 
-    @extend_schema(request=AvailabilitySerializer, responses={200: presenters.MitraMeSerializer, 400: ERROR})
+    @extend_schema(request=AvailabilitySerializer, responses={200: account_presenters.MitraMeSerializer, 400: ERROR})
     def patch(self, request: Request) -> Response:
         data = validated(AvailabilitySerializer, request, partial=True)
         profile = None
@@ -43,7 +44,7 @@ class MitraMeView(APIView):
     def _me(request: Request, profile: MitraProfile | None = None) -> dict:
         mitra = request.user
         profile = profile or account_selectors.mitra_profile(mitra)
-        return presenters.mitra_me(mitra, profile, selectors.active_session_count(mitra))
+        return account_presenters.mitra_me(mitra, profile, selectors.active_session_count(mitra))
 
 
 class MitraSessionsView(APIView):
@@ -61,7 +62,7 @@ class MitraEndSessionView(APIView):
 
     @extend_schema(
         request=EndSessionSerializer,
-        responses={200: presenters.SessionSerializer, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+        responses={200: request_presenters.SessionSerializer, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
     )
     def post(self, request: Request, session_id: UUID) -> Response:
         services.require_early_end_enabled()  # a disabled feature answers 403 whatever the body
@@ -69,4 +70,4 @@ class MitraEndSessionView(APIView):
         session = services.end_session_early(
             mitra=request.user, session_id=session_id, reason_code=data["reason_code"], reason_note=data["reason_note"]
         )
-        return Response(presenters.session_object(session))
+        return Response(request_presenters.session_object(session))

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import override_settings
 
-from pairing.models import ChatRequestNotification, ChatSession, SessionClosure
+from pairing.models import ChatRequest, Offer, SessionClosure
 from tests.support import JKT, SEED, at, make_account, requires_postgres, run_together
 
 API = "/api/control-center/mitra-activity/"
@@ -203,11 +203,11 @@ def test_log_is_paginated(seeded, staff, client):
     customer = make_account("customer")
     base = at("2026-11-05 08:00")
     for i in range(60):
-        session = ChatSession.objects.create(
+        session = ChatRequest.objects.create(
             customer=customer.user, duration_minutes=5, status="expired",
             requested_at=base + timedelta(minutes=i), expires_at=base + timedelta(minutes=i, seconds=60),
         )  # fmt: skip
-        ChatRequestNotification.objects.create(
+        Offer.objects.create(
             session=session, mitra=ayu.user, notified_at=base + timedelta(minutes=i), active_session_count=0,
             response="ignored",
         )  # fmt: skip
@@ -224,13 +224,13 @@ def test_broadcast_health(seeded, staff, client):
     base = at("2026-11-10 09:00")
     for i, (status, wait) in enumerate([("active", 2.0), ("closed", 4.0), ("cancelled", None), ("expired", None)]):
         requested = base + timedelta(hours=i)
-        session = ChatSession.objects.create(
+        session = ChatRequest.objects.create(
             customer=customer.user, mitra=seeded["dewi"].user if wait else None, duration_minutes=5, status=status,
             requested_at=requested, expires_at=requested + timedelta(seconds=60),
             accepted_at=requested + timedelta(seconds=wait) if wait else None,
         )  # fmt: skip
         if wait:
-            ChatRequestNotification.objects.create(
+            Offer.objects.create(
                 session=session, mitra=seeded["dewi"].user, notified_at=session.requested_at,
                 active_session_count=0, response="accepted", response_time_seconds=wait,
             )  # fmt: skip
@@ -265,7 +265,7 @@ def test_force_closes_page_and_early_end_rate(seeded, staff, client):
             (budi, "customer_left", False, True),
         ]
     ):
-        session = ChatSession.objects.create(
+        session = ChatRequest.objects.create(
             customer=customer.user, mitra=mitra.user, duration_minutes=5, status="closing",
             requested_at=when, expires_at=when, accepted_at=when + timedelta(minutes=i),
         )  # fmt: skip
@@ -329,7 +329,7 @@ def test_a_day_with_unanswered_rows_is_not_rolled_up(seeded):
     from activity.models import RolledUpDay
     from activity.services import roll_up_final_days
 
-    ChatRequestNotification.objects.filter(notified_at=at("2026-11-11 11:00")).update(response=None)
+    Offer.objects.filter(notified_at=at("2026-11-11 11:00")).update(response=None)
     roll_up_final_days(now=at("2026-11-13 12:00"))
     days = set(RolledUpDay.objects.values_list("day", flat=True))
     assert at("2026-11-11 00:00").date() not in days and at("2026-11-10 00:00").date() in days
@@ -385,9 +385,7 @@ def test_the_log_rows_behind_the_figures_download_as_csv_and_link_to_their_reque
     everyone = client.get(f"{PAGE}?{query}&format=rows")
     assert everyone["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(everyone.streaming_content).decode(), newline="")))
-    in_db = ChatRequestNotification.objects.filter(
-        notified_at__gte=at("2026-11-09 00:00"), notified_at__lt=at("2026-11-13 00:00")
-    )
+    in_db = Offer.objects.filter(notified_at__gte=at("2026-11-09 00:00"), notified_at__lt=at("2026-11-13 00:00"))
     assert len(rows) == in_db.count() > 0
     assert {r["session_id"] for r in rows} == {str(s) for s in in_db.values_list("session_id", flat=True)}
     ayu = seeded["ayu"]

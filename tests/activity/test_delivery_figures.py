@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from activity.services import roll_up_final_days
-from pairing.models import ChatRequestNotification
+from pairing.models import Offer
 from tests.support import at
 
 API = "/api/control-center/mitra-activity/"
@@ -16,7 +16,7 @@ RANGE = {"date_from": "2026-11-10", "date_to": "2026-11-12"}
 
 def deliver(seeded) -> None:
     """Some offers reached the app (ayu's accepted and ignored ones, budi's rejected), one was also seen."""
-    rows = ChatRequestNotification.objects.filter(notified_at__gte=at("2026-11-10 00:00"))
+    rows = Offer.objects.filter(notified_at__gte=at("2026-11-10 00:00"))
     for row in rows:
         if (row.mitra.username, row.response) in {("ayu", "accepted"), ("ayu", "ignored"), ("budi", "rejected")}:
             row.delivered_at, row.delivered_via = row.notified_at + timedelta(seconds=1), "websocket"
@@ -26,7 +26,7 @@ def deliver(seeded) -> None:
     first.save(update_fields=["seen_at"])
 
 
-def expected_for(rows: list[ChatRequestNotification]) -> dict:
+def expected_for(rows: list[Offer]) -> dict:
     delivered = [r for r in rows if r.delivered_at]
     base = [r for r in delivered if r.response in ("accepted", "rejected", "ignored")]
     return {
@@ -39,7 +39,7 @@ def expected_for(rows: list[ChatRequestNotification]) -> dict:
 
 def check(staff, seeded) -> None:
     body = staff.get(API, data=RANGE).json()
-    rows = list(ChatRequestNotification.objects.filter(
+    rows = list(Offer.objects.filter(
         notified_at__gte=at("2026-11-10 00:00"), notified_at__lt=at("2026-11-13 00:00")
     ).select_related("mitra"))  # fmt: skip
     for result in body["results"]:

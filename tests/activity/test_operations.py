@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from activity import selectors
 from halobestie.asgi import application
-from pairing.models import ChatRequestNotification, ChatSession, SessionClosure
+from pairing.models import ChatRequest, Offer, SessionClosure
 from tests.activity.test_delivery_figures import deliver
 from tests.support import TIMEOUT, at, create_request, make_account, set_config
 
@@ -81,9 +81,7 @@ def test_response_rate_holds_a_mitra_who_lets_offers_run_out_to_account(seeded, 
     """ayu's ignored offer reached her app: answered 2 of 3 delivered; dewi, never delivered, has no rate."""
     deliver(seeded)
     body = staff.get("/api/control-center/mitra-activity/", data=dict(p.split("=") for p in RANGE.split("&"))).json()
-    rows = ChatRequestNotification.objects.filter(
-        notified_at__gte=at("2026-11-10 00:00"), notified_at__lt=at("2026-11-13 00:00")
-    )
+    rows = Offer.objects.filter(notified_at__gte=at("2026-11-10 00:00"), notified_at__lt=at("2026-11-13 00:00"))
     for result in [*body["results"], body["totals"]]:
         mine = rows.filter(mitra_id=result["mitra_id"]) if "mitra_id" in result else rows
         delivered = mine.filter(delivered_at__isnull=False)
@@ -127,7 +125,7 @@ def test_hourly_view_counts_requests_and_acceptance_per_hour(seeded, staff, clie
     client.force_login(staff.user)
     rows = selectors.by_hour(at("2026-11-10 00:00"), at("2026-11-13 00:00"))
     start, end = at("2026-11-10 00:00"), at("2026-11-13 00:00")
-    sessions = ChatSession.objects.filter(requested_at__gte=start, requested_at__lt=end)
+    sessions = ChatRequest.objects.filter(requested_at__gte=start, requested_at__lt=end)
     for row in rows:
         mine = [s for s in sessions if timezone.localtime(s.requested_at).hour == row.hour]
         assert row.requests == len(mine), row.hour
@@ -152,7 +150,7 @@ def test_hourly_view_counts_requests_and_acceptance_per_hour(seeded, staff, clie
 @pytest.fixture
 def flagged_closure(seeded, make_customer):
     now = timezone.now()
-    session = ChatSession.objects.create(
+    session = ChatRequest.objects.create(
         customer=make_customer().user, mitra=seeded["ayu"].user, duration_minutes=30, status="closing",
         requested_at=now - timedelta(minutes=13), expires_at=now, accepted_at=now - timedelta(minutes=12),
     )  # fmt: skip

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from pairing.models import ChatRequestNotification, ChatSession
+from pairing.models import ChatRequest, Offer
 from tests.support import create_request, set_config
 
 SID = "{sid}"
@@ -132,21 +132,21 @@ def test_another_users_resources_are_404(accounts, make_mitra):
     # Unknown ids look the same as other people's.
     unknown = uuid.uuid4()
     assert assert_error_shape(other.get(f"/api/customer/chat-requests/{unknown}/"), 404)["code"] == "not_found"
-    assert ChatSession.objects.get(id=sid).status == "pending"
-    assert not ChatRequestNotification.objects.filter(session_id=sid).exclude(response=None).exists()
+    assert ChatRequest.objects.get(id=sid).status == "pending"
+    assert not Offer.objects.filter(session_id=sid).exclude(response=None).exists()
 
 
 @pytest.mark.parametrize(("method", "path", "role", "body"), [e for e in ENDPOINTS if e[0] in ("post", "patch")])
 def test_malformed_bodies_never_5xx(accounts, method, path, role, body):
     path = path.format(sid=accounts["sid"])
     client = accounts["mitra" if role == "mitra" else "other_customer"].client
-    sessions_before = ChatSession.objects.count()
+    sessions_before = ChatRequest.objects.count()
     for raw in MALFORMED_BODIES:
         assert_error_shape(_call(client, method, path, raw))
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
         assert_error_shape(_call(client, method, path, b"duration_minutes=30", content_type=content_type))
     if path == "/api/customer/chat-requests/":
-        assert ChatSession.objects.count() == sessions_before  # nothing half-written
+        assert ChatRequest.objects.count() == sessions_before  # nothing half-written
 
 
 @pytest.mark.parametrize("raw", MALFORMED_BODIES)

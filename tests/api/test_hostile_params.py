@@ -22,8 +22,8 @@ PAGES = [
     "/control-center/requests/",
     "/control-center/hours/",
     "/control-center/live/",
-    "/admin/pairing/chatrequestnotification/",
-    "/admin/pairing/chatsession/",
+    "/admin/pairing/offer/",
+    "/admin/pairing/chatrequest/",
     "/admin/pairing/device/",
     "/admin/pairing/user/",
 ]

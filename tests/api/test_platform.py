@@ -6,7 +6,7 @@ import re
 
 from django.conf import settings
 
-from pairing.models import ChatSession
+from pairing.models import ChatRequest
 from pairing.tasks import sweep
 from tests.support import create_request, make_overdue
 
@@ -57,7 +57,7 @@ def test_sweep_task_expires_overdue_requests(customer, mitras):
     session_id = create_request(customer)
     make_overdue(session_id)
     assert sweep.apply().get() == 1
-    assert ChatSession.objects.get(id=session_id).status == "expired"
+    assert ChatRequest.objects.get(id=session_id).status == "expired"
     assert sweep.apply().get() == 0
 
 
@@ -78,11 +78,11 @@ def test_the_root_and_the_admins_view_site_lead_to_the_control_center(client, db
 
 def test_the_admin_shows_24_hour_times_with_the_zone_and_names_the_settings(client, db, staff, customer):
     session_id = create_request(customer)
-    ChatSession.objects.filter(id=session_id).update(requested_at="2026-11-20T13:05:00+07:00")
+    ChatRequest.objects.filter(id=session_id).update(requested_at="2026-11-20T13:05:00+07:00")
     client.force_login(staff.user)
-    page = client.get(f"/admin/pairing/chatsession/{session_id}/change/").content.decode()
+    page = client.get(f"/admin/pairing/chatrequest/{session_id}/change/").content.decode()
     assert "2026-11-20" in page and ("13:05" in page or "13:05:00" in page)
-    listing = client.get("/admin/pairing/chatsession/").content.decode()
+    listing = client.get("/admin/pairing/chatrequest/").content.decode()
     assert re.search(r"2026-11-20 13:05(:00)? WIB", listing), listing[:2000]
     settings_page = client.get("/admin/appconfig/runtimeconfig/", follow=True).content.decode()
     assert "Runtime settings" in settings_page and "App config &rsaquo; App config" not in settings_page
@@ -99,6 +99,6 @@ def test_a_sessions_admin_page_shows_how_it_closed(client, db, staff, customer, 
     set_config(early_end_mitra_enabled=True)
     end_session_early(mitra=mitra.user, session_id=session_id, reason_code="customer_abusive", reason_note="rude")
     client.force_login(staff.user)
-    page = client.get(f"/admin/pairing/chatsession/{session_id}/change/").content.decode()
+    page = client.get(f"/admin/pairing/chatrequest/{session_id}/change/").content.decode()
     assert "How the session closed" in page and "rude" in page
     assert "Customer abusive" in page or "customer_abusive" in page

@@ -51,14 +51,14 @@ def boss(seeded):
 
     from django.utils import timezone
 
-    from pairing.models import ChatSession, SessionClosure, User
+    from pairing.models import ChatRequest, SessionClosure, User
 
     customer = User.objects.filter(role="customer").first()
     now = timezone.now()
     for minutes, (reason, note, flagged) in enumerate(
         [("customer_abusive", "", False), ("other", "Kasar sekali", True)]
     ):
-        session = ChatSession.objects.create(
+        session = ChatRequest.objects.create(
             customer=customer, mitra=seeded["ayu"].user, duration_minutes=30, status="closing",
             requested_at=now, expires_at=now, accepted_at=now - timedelta(minutes=10 - minutes),
         )  # fmt: skip

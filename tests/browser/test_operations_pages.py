@@ -21,9 +21,9 @@ RANGE = "date_from=2026-11-10&date_to=2026-11-12"
 @pytest.fixture
 def pages(boss, seeded):
     """Every control-center page, with what identifies it (made before the browser starts)."""
-    from pairing.models import ChatRequestNotification
+    from pairing.models import Offer
 
-    request_id = ChatRequestNotification.objects.filter(mitra=seeded["ayu"].user).first().session_id
+    request_id = Offer.objects.filter(mitra=seeded["ayu"].user).first().session_id
     ayu = seeded["ayu"].id
     return {
         "activity": (f"/control-center/mitra-activity/?{RANGE}", "table.activity"),

@@ -99,8 +99,8 @@ def _events_scenario(stack, open_socket):
     stack.manage("appconfig", "closing_grace_seconds=1")
     stack.manage(
         "shell", "-c",
-        "from django.utils import timezone; from pairing.models import ChatSession; "
-        f"ChatSession.objects.filter(id='{accepted_id}').update(ends_at=timezone.now())",
+        "from django.utils import timezone; from pairing.models import ChatRequest; "
+        f"ChatRequest.objects.filter(id='{accepted_id}').update(ends_at=timezone.now())",
     )  # fmt: skip
     for ws in (mitras["mitra1"], customer_ws):
         closing = receive(ws, "session.closing")

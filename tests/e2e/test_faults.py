@@ -227,8 +227,8 @@ class Traffic:
 
 SESSIONS_SCRIPT = """
 import json
-from pairing.models import ChatSession
-rows = ChatSession.objects.filter(customer__username="{customer}").order_by("requested_at")
+from pairing.models import ChatRequest
+rows = ChatRequest.objects.filter(customer__username="{customer}").order_by("requested_at")
 print(json.dumps([[str(s.id), s.status] for s in rows]))
 """
 

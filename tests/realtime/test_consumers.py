@@ -13,7 +13,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from pairing.accounts.services import set_mitra_availability
-from pairing.models import ChatSession
+from pairing.models import ChatRequest
 from pairing.realtime import delivery, presence
 from pairing.requests.services import (
     accept_chat_request,
@@ -199,7 +199,7 @@ async def test_all_declined_sends_expired():
     expired = await next_frame(mitra_ws, "chat_request.expired")
     assert expired["data"]["my_response"] == "rejected"
     assert (await next_frame(customer_ws, "session.expired"))["data"]["expire_reason"] == "all_declined"
-    assert (await call(ChatSession.objects.get)(id=session.id)).status == "expired"
+    assert (await call(ChatRequest.objects.get)(id=session.id)).status == "expired"
     await mitra_ws.disconnect()
     await customer_ws.disconnect()
 

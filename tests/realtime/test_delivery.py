@@ -21,7 +21,7 @@ from pairing.events import bus, outbox
 from pairing.events.models import EventBatch, UserEvent
 from pairing.events.outbox import KEEP_LAST, prune
 from pairing.events.tasks import relay_events
-from pairing.models import ChatRequestNotification
+from pairing.models import Offer
 from pairing.realtime import delivery, hub, publisher
 from pairing.requests.services import (
     accept_chat_request,
@@ -233,7 +233,7 @@ async def test_an_ack_proves_delivery_once_and_never_changes_the_response():
     assert (await next_frame(comm, "chat_request.new"))["seq"] == 2
 
     def row(session):
-        return ChatRequestNotification.objects.values("delivered_at", "delivered_via", "seen_at", "response").get(
+        return Offer.objects.values("delivered_at", "delivered_via", "seen_at", "response").get(
             session=session, mitra=mitra.user
         )
 
@@ -262,10 +262,10 @@ def test_seen_records_delivery_and_seen_once(db, customer, make_mitra):
     path = f"/api/mitra/chat-requests/{session_id}/seen/"
     response = mitra.post(path, {"via": "push"})
     assert response.status_code == 200 and response.json()["status"] == "pending"
-    row = ChatRequestNotification.objects.get(session_id=session_id)
+    row = Offer.objects.get(session_id=session_id)
     assert (row.delivered_via, row.seen_at is not None) == ("push", True)
     assert mitra.post(path).status_code == 200  # idempotent; the first proof stays
-    again = ChatRequestNotification.objects.get(session_id=session_id)
+    again = Offer.objects.get(session_id=session_id)
     assert (again.delivered_at, again.delivered_via, again.seen_at) == (row.delivered_at, "push", row.seen_at)
     assert mitra.post(path, {"via": "carrier-pigeon"}).status_code == 400
     assert customer.post(path).status_code == 403
@@ -275,7 +275,7 @@ def test_seen_records_delivery_and_seen_once(db, customer, make_mitra):
     customer.post(f"/api/customer/chat-requests/{session_id}/cancel/")
     late = make_mitra()  # not notified: 404; the notified one may still prove delivery after resolution
     assert late.post(path).status_code == 404
-    assert ChatRequestNotification.objects.get(session_id=session_id).response == "cancelled"
+    assert Offer.objects.get(session_id=session_id).response == "cancelled"
 
 
 def test_one_change_numbers_each_users_events_in_order_across_events_and_audiences(db, make_mitra):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from pairing.accounts.services import set_mitra_availability
 from pairing.errors import RequestNotPending
 from pairing.events import bus
-from pairing.models import ChatSession
+from pairing.models import ChatRequest
 from pairing.requests.services import (
     accept_chat_request,
     cancel_chat_request,
@@ -144,7 +144,7 @@ def test_time_up_moves_a_session_to_closing_for_both_sides(events, cast):
     customer, ayu, _, _ = cast
     session = create_chat_request(customer=customer, duration_minutes=30)
     accept_chat_request(mitra=ayu, session_id=session.id)
-    ChatSession.objects.filter(id=session.id).update(ends_at=timezone.now() - timedelta(seconds=1))
+    ChatRequest.objects.filter(id=session.id).update(ends_at=timezone.now() - timedelta(seconds=1))
     [(kind, to)] = events(advance_sessions)
     assert (kind, set(to)) == ("session.closing", {customer.id, ayu.id})
     assert to[customer.id]["status"] == "closing"

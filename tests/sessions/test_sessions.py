@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from appconfig.models import ConfigChange, RuntimeConfig
-from pairing.models import ChatSession, SessionClosure, User
+from pairing.models import ChatRequest, SessionClosure, User
 from pairing.requests.services import (
     accept_chat_request,
     create_chat_request,
@@ -43,7 +43,7 @@ def start_session(customer, mitra, minutes: int = 30) -> str:
 
 def shorten(session_id, seconds: float) -> None:
     """As if the session's booked time ran out `seconds` from now."""
-    ChatSession.objects.filter(id=session_id).update(ends_at=timezone.now() + timedelta(seconds=seconds))
+    ChatRequest.objects.filter(id=session_id).update(ends_at=timezone.now() + timedelta(seconds=seconds))
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_sessions_lists_active_and_closing_oldest_first(make_customer, make_mitr
     ended = start_session(make_customer(), mitra)
     shorten(ended, -1)
     advance_sessions()
-    ChatSession.objects.filter(id=ended).update(grace_ends_at=timezone.now() - timedelta(seconds=1))
+    ChatRequest.objects.filter(id=ended).update(grace_ends_at=timezone.now() - timedelta(seconds=1))
     advance_sessions()  # now closed: no longer listed
 
     results = mitra.get(SESSIONS).json()["results"]
@@ -130,7 +130,7 @@ def test_end_is_403_while_disabled_whatever_the_body(make_customer, make_mitra, 
         response = mitra.post(end_path(session_id), body)
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "early_end_disabled"
-    assert ChatSession.objects.get(id=session_id).status == "active"
+    assert ChatRequest.objects.get(id=session_id).status == "active"
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_end_with_a_bad_reason_is_400(make_customer, make_mitra, enabled, body, 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"
     assert field in response.json()["error"]["fields"]
-    assert ChatSession.objects.get(id=session_id).status == "active"
+    assert ChatRequest.objects.get(id=session_id).status == "active"
     assert not SessionClosure.objects.exists()
 
 
@@ -180,7 +180,7 @@ def test_end_of_a_closing_or_closed_session_is_409(make_customer, make_mitra, en
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "session_not_active"
     assert again.json()["error"]["session"]["status"] == "closing"
-    ChatSession.objects.filter(id=session_id).update(grace_ends_at=timezone.now())
+    ChatRequest.objects.filter(id=session_id).update(grace_ends_at=timezone.now())
     advance_sessions()
     closed = mitra.post(end_path(session_id), {"reason_code": "customer_left"})
     assert closed.status_code == 409 and closed.json()["error"]["session"]["status"] == "closed"
@@ -281,17 +281,17 @@ def test_concurrent_sweeps_move_each_session_once():
         session = create_chat_request(customer=make_account("customer").user, duration_minutes=10)
         accept_chat_request(mitra=mitra.user, session_id=session.id)
         ids.append(session.id)
-    ChatSession.objects.filter(id__in=ids).update(ends_at=timezone.now() - timedelta(seconds=1))
+    ChatRequest.objects.filter(id__in=ids).update(ends_at=timezone.now() - timedelta(seconds=1))
 
     first, second = run_together(advance_sessions, advance_sessions)
     started = Counter(s.id for s in first[0] + second[0])
     assert started == dict.fromkeys(ids, 1)
     assert SessionClosure.objects.filter(session_id__in=ids).count() == 25
-    assert set(ChatSession.objects.filter(id__in=ids).values_list("status", flat=True)) == {"closing"}
+    assert set(ChatRequest.objects.filter(id__in=ids).values_list("status", flat=True)) == {"closing"}
 
-    ChatSession.objects.filter(id__in=ids).update(grace_ends_at=timezone.now() - timedelta(seconds=1))
+    ChatRequest.objects.filter(id__in=ids).update(grace_ends_at=timezone.now() - timedelta(seconds=1))
     first, second = run_together(advance_sessions, advance_sessions)
     closed = Counter(s.id for s in first[1] + second[1])
     assert closed == dict.fromkeys(ids, 1)
-    assert set(ChatSession.objects.filter(id__in=ids).values_list("status", flat=True)) == {"closed"}
+    assert set(ChatRequest.objects.filter(id__in=ids).values_list("status", flat=True)) == {"closed"}
     assert advance_sessions() == ([], [])

@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 from appconfig.models import RuntimeConfig
 from halobestie.asgi import application
 from pairing.accounts.services import create_or_update_account
-from pairing.models import ChatRequestNotification, ChatSession
+from pairing.models import ChatRequest, Offer
 
 _names = itertools.count(1)
 
@@ -71,7 +71,7 @@ def set_config(**values) -> None:
 
 def make_overdue(session_id) -> None:
     """Move a pending request's deadline into the past, as if its 60 seconds had run out."""
-    ChatSession.objects.filter(id=session_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    ChatRequest.objects.filter(id=session_id).update(expires_at=timezone.now() - timedelta(seconds=1))
 
 
 def create_request(customer: Account, minutes: int = 30) -> str:
@@ -185,11 +185,11 @@ def seed_activity_log() -> dict[str, Account]:
     customer = make_account("customer")
     for name, when, response, seconds, active in SEED:
         notified = at(when)
-        session = ChatSession.objects.create(
+        session = ChatRequest.objects.create(
             id=uuid.uuid4(), customer=customer.user, duration_minutes=30, status="expired",
             requested_at=notified, expires_at=notified + timedelta(seconds=60),
         )  # fmt: skip
-        ChatRequestNotification.objects.create(
+        Offer.objects.create(
             session=session, mitra=mitras[name].user, notified_at=notified, active_session_count=active,
             response=response, response_time_seconds=seconds,
             responded_at=notified + timedelta(seconds=seconds) if seconds is not None else None,

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from django.db.models import ProtectedError
 
-from pairing.models import ChatRequestNotification, ChatSession, User, UserEvent
+from pairing.models import ChatRequest, Offer, User, UserEvent
 from pairing.requests import services
 from pairing.requests.services import (
     expire_overdue_requests,
@@ -33,8 +33,8 @@ def cancel(customer, session_id):
     return customer.post(f"{CREATE}{session_id}/cancel/")
 
 
-def log_row(session_id, mitra) -> ChatRequestNotification:
-    return ChatRequestNotification.objects.get(session_id=session_id, mitra_id=mitra.id)
+def log_row(session_id, mitra) -> Offer:
+    return Offer.objects.get(session_id=session_id, mitra_id=mitra.id)
 
 
 def pending_ids(mitra) -> list[str]:
@@ -94,7 +94,7 @@ def test_second_pending_request_is_refused(customer, mitras):
     error = response.json()["error"]
     assert error["code"] == "request_already_pending"
     assert error["session"]["session_id"] == first
-    assert ChatSession.objects.filter(customer_id=customer.id).count() == 1
+    assert ChatRequest.objects.filter(customer_id=customer.id).count() == 1
 
 
 def test_overdue_pending_request_does_not_block_a_new_one(customer, mitras):
@@ -102,7 +102,7 @@ def test_overdue_pending_request_does_not_block_a_new_one(customer, mitras):
     make_overdue(first)
     second = create_request(customer)
     assert second != first
-    assert ChatSession.objects.get(id=first).status == "expired"
+    assert ChatRequest.objects.get(id=first).status == "expired"
     assert log_row(first, mitras[0]).response == "ignored"
 
 
@@ -125,7 +125,7 @@ def test_a_create_refused_by_a_request_resolved_before_it_is_looked_at_inserts_a
     response = customer.post(CREATE, {"duration_minutes": 10})
     assert response.status_code == 201
     assert len(refusals) == times
-    assert ChatSession.objects.get(customer_id=customer.id).status == "pending"
+    assert ChatRequest.objects.get(customer_id=customer.id).status == "pending"
 
 
 @pytest.mark.parametrize("minutes", [5, 180])
@@ -309,7 +309,7 @@ def test_no_accept_after_expires_at_even_before_the_sweep(customer, mitras):
     assert response.json()["error"]["request"]["status"] == "expired"
     assert response.json()["error"]["request"]["my_response"] == "ignored"
     # The refused accept expired the request for good.
-    assert ChatSession.objects.get(id=session_id).status == "expired"
+    assert ChatRequest.objects.get(id=session_id).status == "expired"
     assert {log_row(session_id, m).response for m in mitras} == {"ignored"}
 
 
@@ -334,7 +334,7 @@ def test_sweep_expires_overdue_requests_and_marks_rows_ignored(make_customer, mi
     for mitra in mitras[1:]:
         row = log_row(overdue, mitra)
         assert (row.response, row.responded_at, row.response_time_seconds) == ("ignored", None, None)
-    assert ChatSession.objects.get(id=fresh).status == "pending"
+    assert ChatRequest.objects.get(id=fresh).status == "pending"
     assert expire_overdue_requests() == []  # idempotent
 
 
@@ -385,10 +385,10 @@ def test_deletes_keep_the_log_whole_without_database_foreign_keys(customer, mitr
     mitra = User.objects.get(pk=mitras[0].id)
     with pytest.raises(ProtectedError):
         mitra.delete()
-    assert ChatRequestNotification.objects.filter(session_id=session_id).count() == len(mitras)
+    assert Offer.objects.filter(session_id=session_id).count() == len(mitras)
     assert UserEvent.objects.filter(user_id=mitra.id).exists()
 
-    ChatSession.objects.get(pk=session_id).delete()
-    assert not ChatRequestNotification.objects.filter(session_id=session_id).exists()
+    ChatRequest.objects.get(pk=session_id).delete()
+    assert not Offer.objects.filter(session_id=session_id).exists()
     mitra.delete()  # no log rows left: the account and its events go
     assert not UserEvent.objects.filter(user_id=mitra.id).exists()

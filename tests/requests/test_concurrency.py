@@ -12,7 +12,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from pairing.models import ChatRequestNotification, ChatSession
+from pairing.models import ChatRequest, Offer
 from pairing.requests.services import create_chat_request, expire_overdue_requests
 from tests.support import make_account, requires_postgres, run_together
 
@@ -27,7 +27,7 @@ def _post(base_url: str, token: str, path: str, json=None) -> httpx.Response:
 
 
 def _responses(session_id) -> Counter:
-    return Counter(ChatRequestNotification.objects.filter(session_id=session_id).values_list("response", flat=True))
+    return Counter(Offer.objects.filter(session_id=session_id).values_list("response", flat=True))
 
 
 def _create(live_server, customer) -> str:
@@ -52,10 +52,10 @@ def test_twenty_mitras_accepting_at_once_exactly_one_wins(live_server, twenty_mi
         assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {"request_not_pending"}
         assert {r.json()["error"]["request"]["status"] for r in results if r.status_code == 409} == {"taken"}
         winner = twenty_mitras[next(i for i, r in enumerate(results) if r.status_code == 200)]
-        session = ChatSession.objects.get(id=session_id)
+        session = ChatRequest.objects.get(id=session_id)
         assert (session.status, session.mitra_id) == ("active", winner.id)
         assert _responses(session_id) == {"accepted": 1, "missed": 19}
-        assert ChatRequestNotification.objects.get(session_id=session_id, response="accepted").mitra_id == winner.id
+        assert Offer.objects.get(session_id=session_id, response="accepted").mitra_id == winner.id
 
 
 def test_accept_racing_cancel_has_one_outcome(live_server, twenty_mitras):
@@ -69,7 +69,7 @@ def test_accept_racing_cancel_has_one_outcome(live_server, twenty_mitras):
         calls += [partial(_post, live_server.url, m.token, accept_path) for m in mitras]
         cancel, *accepts = run_together(*calls)
         accepted = [r for r in accepts if r.status_code == 200]
-        session = ChatSession.objects.get(id=session_id)
+        session = ChatRequest.objects.get(id=session_id)
         if cancel.status_code == 200:
             assert accepted == []
             assert session.status == "cancelled"
@@ -91,13 +91,13 @@ def test_accept_racing_the_sweep_never_accepts_after_expiry(live_server, twenty_
         session_id = _create(live_server, customer)
         # The deadline falls within a few milliseconds of the racing calls.
         offset = timedelta(milliseconds=random.randint(-15, 15))
-        ChatSession.objects.filter(id=session_id).update(expires_at=timezone.now() + offset)
+        ChatRequest.objects.filter(id=session_id).update(expires_at=timezone.now() + offset)
         calls = [expire_overdue_requests, expire_overdue_requests]
         accept_path = f"/api/mitra/chat-requests/{session_id}/accept/"
         calls += [partial(_post, live_server.url, m.token, accept_path) for m in mitras]
         _, _, *accepts = run_together(*calls)
         expire_overdue_requests()
-        session = ChatSession.objects.get(id=session_id)
+        session = ChatRequest.objects.get(id=session_id)
         accepted = [r for r in accepts if r.status_code == 200]
         if session.status == "active":
             assert len(accepted) == 1
@@ -111,14 +111,14 @@ def test_accept_racing_the_sweep_never_accepts_after_expiry(live_server, twenty_
 
 def test_two_sweeps_at_once_expire_each_request_once(twenty_mitras):
     sessions = [create_chat_request(customer=make_account("customer").user, duration_minutes=10) for _ in range(30)]
-    ChatSession.objects.filter(id__in=[s.id for s in sessions]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    ChatRequest.objects.filter(id__in=[s.id for s in sessions]).update(expires_at=timezone.now() - timedelta(seconds=1))
     first, second = run_together(expire_overdue_requests, expire_overdue_requests)
     first_ids, second_ids = {s.id for s in first}, {s.id for s in second}
     assert first_ids.isdisjoint(second_ids)
     assert first_ids | second_ids == {s.id for s in sessions}
-    snapshot = list(ChatRequestNotification.objects.order_by("id").values_list("id", "response", "resolved_at"))
+    snapshot = list(Offer.objects.order_by("id").values_list("id", "response", "resolved_at"))
     assert expire_overdue_requests() == []
-    assert list(ChatRequestNotification.objects.order_by("id").values_list("id", "response", "resolved_at")) == snapshot
+    assert list(Offer.objects.order_by("id").values_list("id", "response", "resolved_at")) == snapshot
     assert Counter(r for _, r, _ in snapshot) == {"ignored": 30 * 20}
 
 
@@ -129,4 +129,4 @@ def test_concurrent_creates_by_one_customer_make_one_request(live_server, twenty
     )
     assert Counter(r.status_code for r in results) == {201: 1, 409: 7}
     assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {"request_already_pending"}
-    assert ChatSession.objects.filter(customer_id=customer.id).count() == 1
+    assert ChatRequest.objects.filter(customer_id=customer.id).count() == 1

@@ -1,5 +1,5 @@
-"""How a request, a session and an account look to clients: the one output path for
-REST, WebSocket and push alike. The serializers here double as the OpenAPI schema.
+"""How a request and the session it becomes look to clients: the one output path for
+REST, WebSocket and push alike. The serializers double as the OpenAPI schema.
 
 Every status shown is the status as of now (`lifecycle.effective_status`), so a client
 never sees live buttons on a request that can no longer be accepted.
@@ -16,14 +16,9 @@ from rest_framework import serializers
 
 from common.messages import REQUEST_MESSAGES
 
-from . import lifecycle
-from .accounts.models import Device, MitraProfile, User
-from .requests.models import ChatRequestNotification, ChatSession
-
-
-class UserRefSerializer(serializers.Serializer):
-    user_id = serializers.IntegerField(source="id")
-    display_name = serializers.CharField(source="name")
+from .. import lifecycle
+from ..accounts.presenters import UserRefSerializer
+from .models import ChatRequest, Offer
 
 
 class CustomerRefSerializer(serializers.Serializer):
@@ -38,7 +33,7 @@ class SessionSerializer(serializers.ModelSerializer):
     mitra = UserRefSerializer(allow_null=True)
 
     class Meta:
-        model = ChatSession
+        model = ChatRequest
         fields = [
             "session_id",
             "status",
@@ -55,13 +50,13 @@ class SessionSerializer(serializers.ModelSerializer):
             "mitra",
         ]
 
-    def _effective(self, session: ChatSession) -> tuple[str, str | None]:
+    def _effective(self, session: ChatRequest) -> tuple[str, str | None]:
         return lifecycle.effective_status(session, self.context.get("now") or timezone.now())
 
-    def get_status(self, session: ChatSession) -> str:
+    def get_status(self, session: ChatRequest) -> str:
         return self._effective(session)[0]
 
-    def get_expire_reason(self, session: ChatSession) -> str | None:
+    def get_expire_reason(self, session: ChatRequest) -> str | None:
         return self._effective(session)[1]
 
 
@@ -96,7 +91,7 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
     session_status = serializers.SerializerMethodField()
 
     class Meta:
-        model = ChatRequestNotification
+        model = Offer
         fields = [
             "session_id",
             "response",
@@ -111,100 +106,55 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
             "seen_at",
         ]
 
-    def get_session_status(self, notification: ChatRequestNotification) -> str:
-        return lifecycle.effective_status(notification.session, self.context.get("now") or timezone.now())[0]
+    def get_session_status(self, offer: Offer) -> str:
+        return lifecycle.effective_status(offer.session, self.context.get("now") or timezone.now())[0]
 
 
 class HistorySerializer(serializers.Serializer):
     results = HistoryEntrySerializer(many=True)
 
 
-class SessionListSerializer(serializers.Serializer):
-    results = SessionSerializer(many=True)
-
-
-class LoginResultSerializer(serializers.Serializer):
-    token = serializers.CharField()
-    role = serializers.CharField()
-    user_id = serializers.IntegerField()
-    display_name = serializers.CharField()
-
-
-class MitraMeSerializer(serializers.Serializer):
-    user_id = serializers.IntegerField()
-    display_name = serializers.CharField()
-    is_available = serializers.BooleanField()
-    active_session_count = serializers.IntegerField()
-
-
-class DeviceSerializer(serializers.Serializer):
-    token = serializers.CharField()
-    platform = serializers.CharField()
-
-
 # --- the presenters -------------------------------------------------------------
 
 
-def request_view(notification: ChatRequestNotification, now: datetime | None = None) -> dict[str, Any]:
+def request_view(offer: Offer, now: datetime | None = None) -> dict[str, Any]:
     """The request as the notified mitra sees it (contract section 4)."""
     now = now or timezone.now()
-    session = notification.session
-    status = lifecycle.request_status(session, notification.mitra_id, now)
+    session = offer.session
+    status = lifecycle.request_status(session, offer.mitra_id, now)
     seconds_left = 0
     if status == lifecycle.RequestStatus.PENDING:
         seconds_left = max(0, math.ceil((session.expires_at - now).total_seconds()))
     view = {
         "session_id": session.id,
         "status": status,
-        "can_respond": lifecycle.can_respond(notification.response, status),
+        "can_respond": lifecycle.can_respond(offer.response, status),
         "message": REQUEST_MESSAGES.get(status),
-        "my_response": lifecycle.my_response(notification.response, status),
+        "my_response": lifecycle.my_response(offer.response, status),
         "duration_minutes": session.duration_minutes,
         "customer": {"display_name": session.customer.name},
         "requested_at": session.requested_at,
-        "notified_at": notification.notified_at,
+        "notified_at": offer.notified_at,
         "expires_at": session.expires_at,
         "seconds_left": seconds_left,
     }
     return RequestViewSerializer(view).data
 
 
-def request_views(notifications: list[ChatRequestNotification]) -> list[dict[str, Any]]:
+def request_views(offers: list[Offer]) -> list[dict[str, Any]]:
     now = timezone.now()
-    return [request_view(notification, now) for notification in notifications]
+    return [request_view(offer, now) for offer in offers]
 
 
-def session_object(session: ChatSession, now: datetime | None = None) -> dict[str, Any]:
+def session_object(session: ChatRequest, now: datetime | None = None) -> dict[str, Any]:
     """The session object of contract section 3."""
     return SessionSerializer(session, context={"now": now or timezone.now()}).data
 
 
-def session_objects(sessions: list[ChatSession]) -> list[dict[str, Any]]:
+def accept_result(offer: Offer) -> dict[str, Any]:
     now = timezone.now()
-    return [session_object(session, now) for session in sessions]
+    return {"request": request_view(offer, now), "session": session_object(offer.session, now)}
 
 
-def accept_result(notification: ChatRequestNotification) -> dict[str, Any]:
-    now = timezone.now()
-    return {"request": request_view(notification, now), "session": session_object(notification.session, now)}
-
-
-def history(notifications: list[ChatRequestNotification]) -> dict[str, Any]:
-    return {"results": HistoryEntrySerializer(notifications, many=True, context={"now": timezone.now()}).data}
-
-
-def login_result(user: User, token_key: str) -> dict[str, Any]:
-    return {"token": token_key, "role": user.role, "user_id": user.id, "display_name": user.name}
-
-
-def mitra_me(mitra: User, profile: MitraProfile, active_session_count: int) -> dict[str, Any]:
-    return {
-        "user_id": mitra.id,
-        "display_name": mitra.name,
-        "is_available": profile.is_available,
-        "active_session_count": active_session_count,
-    }
-
-
-def device(registered: Device) -> dict[str, Any]:
-    return {"token": registered.token, "platform": registered.platform}
+def history(offers: list[Offer]) -> dict[str, Any]:
+    return {"results": HistoryEntrySerializer(offers, many=True, context={"now": timezone.now()}).data}
