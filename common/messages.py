@@ -19,8 +19,6 @@ EARLY_END_REASONS: dict[str, str] = {
     "other": "Lainnya",
 }
 
-CLOSURE_TIME_UP_LABEL = "Waktu habis"
-
 # The same reasons as staff pages and the admin name them: staff pages are in English,
 # with the business's own Indonesian terms (mitra, Bestie, Sesi Aktif) kept as they are.
 STAFF_REASON_LABELS: dict[str, str] = {

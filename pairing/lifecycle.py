@@ -21,7 +21,6 @@ class SessionStatus(models.TextChoices):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     ACTIVE = "active"
-    EXTENDING = "extending"
     CLOSING = "closing"
     CLOSED = "closed"
 
@@ -51,7 +50,8 @@ class RequestStatus(models.TextChoices):
 
 
 # A session in one of these may be ended early, and moves to closing when time is up.
-RUNNING_STATUSES = (SessionStatus.ACTIVE, SessionStatus.EXTENDING)
+# (The contract also names `extending`, for a paid extension no flow offers yet: nothing sets it.)
+RUNNING_STATUSES = (SessionStatus.ACTIVE,)
 # The sessions a mitra is "in": Sesi Aktif lists them and active_session_count counts them.
 ACTIVE_SESSION_STATUSES = (*RUNNING_STATUSES, SessionStatus.CLOSING)
 # A session in one of these was accepted by its mitra.
@@ -77,12 +77,6 @@ def is_overdue(session: SessionLike, now: datetime) -> bool:
 def is_time_up(session: SessionLike, now: datetime) -> bool:
     """A running session whose booked time has passed: it goes to closing (time_up)."""
     return session.status in RUNNING_STATUSES and session.ends_at is not None and now >= session.ends_at
-
-
-def is_grace_over(session: SessionLike, now: datetime) -> bool:
-    return (
-        session.status == SessionStatus.CLOSING and session.grace_ends_at is not None and now >= session.grace_ends_at
-    )
 
 
 def effective_status(session: SessionLike, now: datetime) -> tuple[str, str | None]:

@@ -23,6 +23,15 @@ SWEEP_BATCH_SIZE = 500
 Refusal = Callable[[], DomainError]
 
 
+class RefuseAfterCommit(Exception):
+    """Raised inside `expiry_committed`: what the block wrote commits, then `make_error()`
+    (built after commit, so it shows the request as it now is) is raised instead."""
+
+    def __init__(self, make_error: Refusal) -> None:
+        super().__init__()
+        self.make_error = make_error
+
+
 def locked(queryset: QuerySet[M]) -> QuerySet[M]:
     """Row locks on PostgreSQL; SQLite's IMMEDIATE transactions already serialize writers."""
     return queryset.select_for_update(of=("self",))
@@ -46,14 +55,14 @@ def sweep(due: QuerySet[M], apply: Callable[[M], None]) -> list[M]:
 
 
 @contextmanager
-def expiry_committed() -> Iterator[Callable[[Refusal], None]]:
-    """A transaction whose change may find the request overdue.
-
-    The block expires the request and calls `refuse(make_error)`; the expiry commits,
-    and the error (built after commit, so it shows the request as it now is) is raised.
-    """
-    refusals: list[Refusal] = []
+def expiry_committed() -> Iterator[None]:
+    """A transaction whose change may find the request overdue: the block expires it and
+    raises `RefuseAfterCommit`; the expiry commits, and the refusal is raised after."""
+    refusal: RefuseAfterCommit | None = None
     with changing():
-        yield refusals.append
-    if refusals:
-        raise refusals[0]()
+        try:
+            yield
+        except RefuseAfterCommit as refused:
+            refusal = refused
+    if refusal is not None:
+        raise refusal.make_error()

@@ -11,7 +11,6 @@ are delivered after commit.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -35,7 +34,7 @@ from ..lifecycle import (
     is_overdue,
     overdue_requests,
 )
-from ..locking import Refusal, expiry_committed, locked, sweep
+from ..locking import RefuseAfterCommit, expiry_committed, locked, sweep
 from . import presenters, selectors
 from .models import ChatRequest, DeliveredVia, Offer
 
@@ -214,13 +213,12 @@ def create_chat_request(*, customer: User, duration_minutes: int) -> ChatRequest
 
 
 def cancel_chat_request(*, customer: User, session_id: UUID) -> ChatRequest:
-    with expiry_committed() as refuse:
+    with expiry_committed():
         session = lock_session(id=session_id, customer=customer)
         now = timezone.now()
         if is_overdue(session, now):
             _expire(session, ExpireReason.TIMEOUT, now)
-            refuse(lambda: RequestNotPending(session=presenters.session_object(session)))
-            return session
+            raise RefuseAfterCommit(lambda: RequestNotPending(session=presenters.session_object(session)))
         if session.status != SessionStatus.PENDING:
             raise RequestNotPending(session=presenters.session_object(session, now))
         session.status = SessionStatus.CANCELLED
@@ -234,17 +232,18 @@ def cancel_chat_request(*, customer: User, session_id: UUID) -> ChatRequest:
 # --- mitra -------------------------------------------------------------------
 
 
-def _lock_answerable(mitra: User, session_id: UUID, refuse: Callable[[Refusal], None]) -> Offer | None:
+def _lock_answerable(mitra: User, session_id: UUID) -> Offer:
     """The mitra's row, if it may answer now. Raises if it answered already or the request
-    is resolved; expires an overdue request and returns None (refused after commit)."""
+    is resolved; expires an overdue request and refuses once that has committed."""
     offer = _lock_offer(mitra, session_id)
     session = offer.session
     now = timezone.now()
     _refuse_if_settled(offer, now)
     if is_overdue(session, now):
         _expire(session, ExpireReason.TIMEOUT, now)
-        refuse(lambda: RequestNotPending(request=presenters.request_view(selectors.offer_for_mitra(mitra, session_id))))
-        return None
+        raise RefuseAfterCommit(
+            lambda: RequestNotPending(request=presenters.request_view(selectors.offer_for_mitra(mitra, session_id)))
+        )
     return offer
 
 
@@ -263,10 +262,8 @@ def accept_chat_request(*, mitra: User, session_id: UUID) -> Offer:
     already settled is refused from a plain read first (a status never returns to
     pending): in a storm the late accepts need not queue behind the winner's lock."""
     _refuse_if_settled(selectors.offer_for_mitra(mitra, session_id), timezone.now())
-    with expiry_committed() as refuse:
-        offer = _lock_answerable(mitra, session_id, refuse)
-        if offer is None:
-            return None  # type: ignore[return-value]  # refused after commit
+    with expiry_committed():
+        offer = _lock_answerable(mitra, session_id)
         session = offer.session
         now = timezone.now()
         session.status = SessionStatus.ACTIVE
@@ -286,10 +283,8 @@ def accept_chat_request(*, mitra: User, session_id: UUID) -> Offer:
 
 def decline_chat_request(*, mitra: User, session_id: UUID) -> Offer:
     """Record a rejection; when nobody is left to answer, the request expires at once."""
-    with expiry_committed() as refuse:
-        offer = _lock_answerable(mitra, session_id, refuse)
-        if offer is None:
-            return None  # type: ignore[return-value]  # refused after commit
+    with expiry_committed():
+        offer = _lock_answerable(mitra, session_id)
         now = timezone.now()
         _respond(offer, OfferResponse.REJECTED, now)
         send_event_on_commit(

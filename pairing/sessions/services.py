@@ -20,7 +20,7 @@ from ..accounts.models import MitraProfile, User
 from ..errors import AlreadyReviewed, EarlyEndDisabled, SessionNotActive
 from ..events.bus import send_event_on_commit
 from ..lifecycle import RUNNING_STATUSES, SessionStatus, is_time_up, sessions_grace_over, sessions_time_up
-from ..locking import expiry_committed, locked, sweep
+from ..locking import RefuseAfterCommit, expiry_committed, locked, sweep
 from ..requests import presenters
 from ..requests.models import ChatRequest
 from ..requests.services import lock_session
@@ -73,15 +73,14 @@ def end_session_early(*, mitra: User, session_id: UUID, reason_code: str, reason
     arrives after `ends_at` but before the sweep is the system's time_up close.
     """
     config = require_early_end_enabled()
-    with expiry_committed() as refuse:
+    with expiry_committed():
         session = lock_session(id=session_id, mitra=mitra)
         # One mitra's early ends queue here, so two at once cannot both slip under the cap.
         locked(MitraProfile.objects.filter(user=mitra)).first()
         now = timezone.now()
         if is_time_up(session, now):
             _time_up(session, now, config.closing_grace_seconds)
-            refuse(lambda: SessionNotActive(session=presenters.session_object(session)))
-            return session
+            raise RefuseAfterCommit(lambda: SessionNotActive(session=presenters.session_object(session)))
         if session.status not in RUNNING_STATUSES:
             raise SessionNotActive(session=presenters.session_object(session, now))
         earlier_today = selectors.early_ends_on_day(mitra, timezone.localdate(now))
