@@ -65,16 +65,16 @@ class MitraChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, user: User) -> str:
         return user.name
 
-    def _check_values(self, value):
+    def clean(self, value):
         """Ids are checked as ids before the database sees them: 10**30 is not an id
         (SQLite cannot even bind it), it is a form error."""
-        for pk in value:
+        for pk in value if isinstance(value, list | tuple) else ():
             text = str(pk)
-            if not (text.isdigit() and 0 < int(text) < 2**63):
+            if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**63):
                 raise forms.ValidationError(
                     self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
                 )
-        return super()._check_values(value)
+        return super().clean(value)
 
 
 class FastSelectMultiple(forms.SelectMultiple):

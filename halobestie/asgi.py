@@ -24,8 +24,8 @@ application = ProtocolTypeRouter(
 )
 
 # A web process holds thousands of sockets' objects, and each full collection walks all
-# of them: 100-320 ms pauses, in the middle of fan-outs (measured with gc.callbacks at
-# 1,000 sockets). What is loaded by now lives as long as the process: freeze it out of
-# every collection, and collect the young generation ~70x less often.
+# of them: pauses of a tenth of a second and more, in the middle of fan-outs. What is
+# loaded by now lives as long as the process: freeze it out of every collection, and
+# collect the young generation far less often (the standard library's own gc API).
 gc.freeze()
 gc.set_threshold(50_000, 20, 10)

@@ -7,6 +7,8 @@ from functools import cache
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from common.thirdparty.django_orm import attach
+
 from .models import MitraProfile, User
 
 
@@ -44,8 +46,7 @@ def token_with_user(key: str) -> Token | None:
     load them.
 
     Every API call and socket handshake runs this. Written by hand because compiling the
-    ORM's three-table join cost more than running it: `GET /api/mitra/me/` was 0.6x a
-    bare three-query view under the same server (issue 10's benchmark).
+    ORM's three-table join cost more than running it (see `make bench ARGS=web`).
     """
     sql, token_names, user_names, profile_names = _token_query()
     with connection.cursor() as cursor:
@@ -56,10 +57,10 @@ def token_with_user(key: str) -> Token | None:
     cut_user, cut_profile = len(token_names), len(token_names) + len(user_names)
     token = Token.from_db(connection.alias, token_names, row[:cut_user])
     user = User.from_db(connection.alias, user_names, row[cut_user:cut_profile])
-    Token.user.field.set_cached_value(token, user)
+    attach(token, Token.user, user)
     profile = None
     if row[cut_profile] is not None:  # the profile's primary key: NULL when there is none
         profile = MitraProfile.from_db(connection.alias, profile_names, row[cut_profile:])
-        MitraProfile.user.field.set_cached_value(profile, user)
-    User.mitra_profile.related.set_cached_value(user, profile)
+        attach(profile, MitraProfile.user, user)
+    attach(user, User.mitra_profile, profile)
     return token

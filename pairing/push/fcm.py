@@ -1,7 +1,6 @@
-"""The FCM client (pyfcm) and the two messages a mitra's device gets.
-
-pyfcm's own retries (urllib3 retries, sleeping on Retry-After) are switched off:
-a retry is a new recorded attempt, scheduled by the task with backoff.
+"""The FCM client (pyfcm, one HTTP call per send: `common.thirdparty.pyfcm_client`) and
+the two messages a mitra's device gets. A retry is a new recorded attempt, scheduled by
+the task with backoff.
 """
 
 from __future__ import annotations
@@ -11,47 +10,28 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from pyfcm import FCMNotification
-from requests.adapters import HTTPAdapter
 
 from common.messages import PUSH_NEW_REQUEST_BODY, PUSH_NEW_REQUEST_TITLE
+from common.thirdparty.pyfcm_client import SingleSendFCM
 
 from ..requests.models import ChatRequest
 
 WITHDRAWN_TTL_SECONDS = 3600
 
 
-class _FCM(FCMNotification):
-    """pyfcm with one HTTP call per send and a configurable endpoint."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            service_account_file=settings.FCM_SERVICE_ACCOUNT_FILE,
-            project_id=settings.FCM_PROJECT_ID,
-            adapter=HTTPAdapter(max_retries=0),
-        )
-        self.FCM_END_POINT_BASE = settings.FCM_ENDPOINT_BASE.rstrip("/")
-
-    def send_request(self, payload=None, timeout=None):
-        response = self.requests_session.post(self.fcm_end_point, data=payload, timeout=timeout)
-        if self._is_access_token_expired(response):
-            self.thread_local.token_expiry = 0
-            response = self.requests_session.post(self.fcm_end_point, data=payload, timeout=timeout)
-        return response
-
-
-_client: _FCM | None = None
+_client: SingleSendFCM | None = None
 _client_config: tuple[str, str, str] | None = None
 
 
-def fcm_client() -> _FCM | None:
+def fcm_client() -> SingleSendFCM | None:
     """The process's FCM client, or None without credentials."""
     global _client, _client_config
     config = (settings.FCM_SERVICE_ACCOUNT_FILE, settings.FCM_PROJECT_ID, settings.FCM_ENDPOINT_BASE)
     if not (config[0] and config[1]):
         return None
     if _client is None or _client_config != config:
-        _client, _client_config = _FCM(), config
+        _client = SingleSendFCM(service_account_file=config[0], project_id=config[1], endpoint_base=config[2])
+        _client_config = config
     return _client
 
 

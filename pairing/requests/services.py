@@ -16,12 +16,11 @@ from uuid import UUID
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from appconfig.models import get_config
 from common.errors import NotFound
+from common.thirdparty.django_orm import insert_or_ignore
 
 from ..accounts.models import MitraProfile, Role, User
 from ..errors import AlreadyResponded, RequestAlreadyPending, RequestNotPending
@@ -121,22 +120,9 @@ CREATE_ATTEMPTS = 3
 
 
 def _inserted(session: ChatRequest) -> bool:
-    """Insert the request; False if the customer's pending one refused it.
-
-    `ON CONFLICT DO NOTHING` (SQLite: `INSERT OR IGNORE`) and the row count, rather than a
-    savepoint around an insert that may raise: two round trips fewer on every create.
-    SQLite's also skips a NOT NULL or CHECK failure; the plain insert after the last
-    attempt raises it.
-    """
-    query = InsertQuery(ChatRequest, on_conflict=OnConflict.IGNORE)
-    query.insert_values(ChatRequest._meta.concrete_fields, [session])
-    with connection.cursor() as cursor:
-        for sql, params in query.get_compiler(connection=connection).as_sql():
-            cursor.execute(sql, params)
-        if cursor.rowcount != 1:
-            return False
-    session._state.adding, session._state.db = False, connection.alias
-    return True
+    """Insert the request; False if the customer's pending one refused it. Without a
+    savepoint around an insert that may raise: two round trips fewer on every create."""
+    return insert_or_ignore(session)
 
 
 def _notify_available_mitras(session: ChatRequest, now: datetime) -> list[int]:

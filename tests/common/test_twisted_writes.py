@@ -1,4 +1,4 @@
-"""daphne's sockets send their first write of a reactor turn at once (common.eager_writes),
+"""daphne's sockets send their first write of a reactor turn at once (common.thirdparty.twisted_writes),
 later ones together at the turn's end, and keep bytes in order when the kernel cannot take
 them all: real sockets, Twisted's own TCP connection, a reactor of the test's own that
 turns only when the test says so."""
@@ -11,7 +11,7 @@ import pytest
 from twisted.internet import protocol, tcp
 from twisted.internet.selectreactor import SelectReactor
 
-from common import eager_writes
+from common.thirdparty import twisted_writes as eager_writes
 
 
 @pytest.fixture

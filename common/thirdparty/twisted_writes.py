@@ -1,20 +1,28 @@
-"""Twisted's TCP transport, sending a socket's first write of a reactor turn at once.
+"""Twisted's TCP transport, sending a socket's first write of a reactor turn at once
+(`EAGER_WRITES`, on by default; off, Twisted's own write runs untouched).
 
 Twisted buffers every write until the reactor's next turn: it registers the socket for
 writing (an `epoll_ctl` under daphne's asyncio reactor), sends when the loop comes round,
-and unregisters it (another). A fan-out's pass over a process's sockets therefore sent
-nothing until it ended, and a fifth of the pass went on those registrations (py-spy).
+and unregisters it. A fan-out's pass over a process's sockets therefore sent nothing
+until it ended, and much of the pass went on those registrations.
 Here a socket's first write of a turn leaves at once, when nothing is buffered before it.
-Its later writes in the same turn (a resume's 500 frames) are buffered and leave together
-at the turn's end, as before: sent one by one they made a resume 40-51 ms instead of 28-30.
+Its later writes in the same turn (a resume's hundreds of frames) are buffered and leave
+together at the turn's end, as before: sent one by one they made a resume slower.
 Only what the kernel does not take is buffered, and a write that finds anything buffered
 queues behind it, so bytes leave in the order written. A connection running TLS keeps
 Twisted's own write, which encrypts.
+
+Internals used: `tcp.Connection.write` replaced for the process; the connection's
+`dataBuffer`, `_tempDataBuffer`, `_writeDisconnected`, `writeSomeData` and `TLS`.
 """
 
 from __future__ import annotations
 
 from twisted.internet import tcp
+
+from . import require_version
+
+KNOWN_VERSIONS = ("26.10.0",)
 
 _twisted_write = tcp.Connection.write  # through the TLS layer when TLS runs, else buffered
 _sent_this_turn: set[tcp.Connection] = set()
@@ -44,4 +52,5 @@ def write_at_once(transport: tcp.Connection, data: bytes) -> None:
 
 def install() -> None:
     """For every TCP (and Unix socket) connection of this process."""
+    require_version("twisted", KNOWN_VERSIONS, "common.thirdparty.twisted_writes")
     tcp.Connection.write = write_at_once  # type: ignore[method-assign]
