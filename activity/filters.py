@@ -79,7 +79,7 @@ class MitraChoiceField(forms.ModelMultipleChoiceField):
 
 class FastSelectMultiple(forms.SelectMultiple):
     """A multiple select whose options are built in Python: Django renders one template
-    per option, which cost ~15 ms for 500 mitras on every page."""
+    per option, a cost per mitra on every page."""
 
     def render(self, name, value, attrs=None, renderer=None):
         chosen = {str(v) for v in (value or [])}

@@ -48,7 +48,7 @@ class EventBatch(models.Model):
 class UserEvent(models.Model):
     """One recipient's number in an event. A fan-out writes one per mitra, so the foreign
     keys have no database constraint: PostgreSQL's check of each one locks the row it
-    points at, which made a 1,000-mitra request's commit take 26 ms. The outbox writes
+    points at, a cost that grows with every recipient of the commit. The outbox writes
     these rows in the transaction that made their batch, for users that exist, and
     Django still applies `on_delete`."""
 

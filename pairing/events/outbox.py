@@ -59,9 +59,8 @@ def _number(events: list[Event], batch_ids: list[int], last: dict[int, int], wan
 
 
 def _integers(values: list[int]) -> str:
-    """An array of integers as PostgreSQL's literal. psycopg dumps a Python list element by
-    element: with the six lists of a 200-mitra fan-out given as lists, the outbox write took
-    2.85 ms in-process instead of 2.5."""
+    """An array of integers as PostgreSQL's literal: psycopg dumps a Python list element by
+    element, a cost per recipient on every fan-out's outbox write."""
     return "{" + ",".join(map(str, values)) + "}"
 
 
@@ -83,13 +82,12 @@ def _counters_upsert(rows: str) -> str:
 
 def _write_in_one_statement(events: list[Event], wanted: Counter, now: datetime) -> tuple[list[int], dict[int, int]]:
     """PostgreSQL: batches, counters and user_events in one statement (data-modifying CTEs).
-    For a 200-mitra fan-out the three statements took 5.3 ms and this one takes 4.6 ms:
-    two round trips fewer, and no list of seqs built in Python and parsed again.
+    Two round trips fewer than three statements, and no list of seqs built in Python and
+    parsed again.
 
     Its rows come as arrays, so its text is the same for every fan-out and each connection
     prepares it once (settings.DB_PREPARE_THRESHOLD), instead of parsing and planning a
-    VALUES list of every recipient each time: at 200 mitras the write took 3.2 ms instead
-    of 3.6 (the fan-out benchmark, traced).
+    VALUES list of every recipient each time.
 
     Each user_events row carries how many of its user's rows come after it in the
     transaction (`later`): its seq is the counter's new value minus that."""
@@ -165,7 +163,7 @@ def _write_user_events(events: list[Event]) -> None:
 def mark_dispatched(batch_ids: list[int]) -> None:
     """A hint for the relay, written without waiting for the disk: if it is lost in a
     crash the relay hands the events over again, which every subscriber tolerates. An
-    fsync here cost each state-changing call about 5 ms, after its own commit."""
+    fsync here would cost each state-changing call a second disk flush after its own."""
     if not batch_ids:
         return
     with transaction.atomic():
@@ -248,9 +246,9 @@ def prune(now: datetime) -> int:
     """Drop events older than KEEP_FOR that are also not among their user's last KEEP_LAST.
 
     Each user's counter drives the search down the (user, seq) index to the rows below its
-    last KEEP_LAST, so the rows kept are not looked at again every minute: the first form
-    (each old row checked against its user's counter) took 0.3-1 s a run at 73,000 kept
-    rows, competing with fan-outs for the same cores."""
+    last KEEP_LAST, so the rows kept are not looked at again every minute (checking each
+    old row against its user's counter grew with the rows kept, and competed with fan-outs
+    for the same cores)."""
     cutoff = now - KEEP_FOR
     sequences, events, batches = EventSequence._meta.db_table, UserEvent._meta.db_table, EventBatch._meta.db_table
     with connection.cursor() as cursor:

@@ -189,7 +189,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Event frames are built before publishing and touch no database, so they skip
         # channels' per-message close_old_connections, a hop through the one sync thread
-        # that queued a 1,000-socket fan-out behind 1,000 thread switches (~200 ms).
+        # that would queue a large fan-out behind one thread switch per socket.
         if message["type"] == delivery.MESSAGE_TYPE:
             await self.pairing_event(message)
         else:

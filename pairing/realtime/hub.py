@@ -10,8 +10,8 @@ its own, so it never holds up the others.
 A broadcast published by this process (a request thread of the same daphne) is handed to
 its sockets on their loop once Redis has taken it for the other processes (`deliver_here`);
 the copy Redis brings back is skipped. The pass then runs while the request thread waits,
-instead of competing with it for the GIL (at 200 mitras the publishing process's pass took
-twice the others'), and this process's sockets get the broadcast even with Redis down.
+instead of competing with it for the GIL, and this process's sockets get the broadcast
+even with Redis down.
 
 Every CATCH_UP_SECONDS the hub reads the latest `seq` of every user with a socket in
 this process. A socket still behind at two ticks in a row missed something (Redis was

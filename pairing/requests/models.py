@@ -67,7 +67,7 @@ class Offer(models.Model):
     never changes after that.
 
     A request writes one row per available mitra in one statement, so the foreign keys
-    have no database constraint (as `events.UserEvent`, and measured there): the rows
+    have no database constraint (as `events.UserEvent`, which says why): the rows
     come from an INSERT ... SELECT of existing mitras in the transaction that made the
     session, and Django still applies `on_delete`. Their indexes lead the ones below.
     """
