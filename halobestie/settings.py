@@ -145,6 +145,9 @@ else:
         # (Django's persistent connections are not meant for ASGI). A broken connection is
         # checked (Django asks the pool to) and replaced.
         _database_options["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
+    # A statement waiting on a row lock gives up after this long (503 `unavailable`, the
+    # change rolled back) instead of holding the request; 0 waits for ever.
+    _database_options["options"] = f"-c lock_timeout={int(os.environ.get('DB_LOCK_TIMEOUT_MS', '3000'))}"
     if DB_PREPARE_THRESHOLD:
         # Parameters bound by the server, and a statement run this many times on a connection
         # prepared there: the hot statements (token, offers, outbox) are no longer parsed and
@@ -184,11 +187,19 @@ LOGIN_REDIRECT_URL = "/control-center/"
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
+# Every Redis call has a short timeout: a hung Redis fails fast instead of holding an
+# answer, and what could not be published is carried by the outbox and the relay.
+REDIS_SOCKET_TIMEOUT_SECONDS = float(os.environ.get("REDIS_SOCKET_TIMEOUT_SECONDS", "1"))
+_REDIS_TIMEOUTS = {
+    "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+}
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "halobestie"),
+        "OPTIONS": _REDIS_TIMEOUTS,
     }
 }
 
@@ -198,7 +209,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # The subscription reads with its own short timeout, so this bounds the publishes
+            # and group changes, which share one lock per process.
+            "hosts": [{"address": REDIS_URL, **_REDIS_TIMEOUTS}],
             "prefix": os.environ.get("CHANNEL_PREFIX", "halobestie"),
         },
     }
@@ -210,6 +223,10 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "halobestie")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Enqueueing a task (after a commit) fails fast on a hung broker instead of retrying:
+# the event stays undispatched in the outbox and the relay enqueues it again later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {**_REDIS_TIMEOUTS}
+CELERY_TASK_PUBLISH_RETRY = False
 # How often beat runs the sweep that expires requests and moves sessions along.
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "1"))
 CELERY_BEAT_SCHEDULE = {
@@ -230,6 +247,9 @@ CELERY_BEAT_SCHEDULE = {
 EVENTS_HEARTBEAT_SECONDS = float(os.environ.get("EVENTS_HEARTBEAT_SECONDS", "30"))
 EVENTS_CATCH_UP_SECONDS = float(os.environ.get("EVENTS_CATCH_UP_SECONDS", "2"))
 EVENTS_RELAY_AFTER_SECONDS = float(os.environ.get("EVENTS_RELAY_AFTER_SECONDS", "3"))
+# How long a committed change's answer waits for its events to be handed to the sockets
+# and push (normally a few milliseconds); past it the answer leaves, and the events follow.
+EVENTS_DISPATCH_WAIT_SECONDS = float(os.environ.get("EVENTS_DISPATCH_WAIT_SECONDS", "0.25"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["pairing.accounts.auth.StrictTokenAuthentication"],

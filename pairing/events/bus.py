@@ -9,8 +9,9 @@ own response, so one event can carry several). The events of a transaction are w
 to the outbox just before it commits (`outbox.write`): each recipient gets the next
 number of its own counter, all counters of the transaction taken in one statement in
 user order, so two transactions never deadlock on them. After commit every subscriber
-(sockets, push) is handed each event; a subscriber that fails is logged, never turns a
-committed change into an error, and the relay hands the event over again later.
+(sockets, push) is handed each event on the process's dispatch thread (`dispatcher`),
+which the caller waits for only briefly; a subscriber that fails is logged, never turns
+a committed change into an error, and the relay hands the event over again later.
 Subscribers are connected in `PairingConfig.ready`: a new audience is one new subscriber.
 """
 
@@ -26,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import outbox
+from .dispatcher import dispatcher
 from .event import Audience, Event, encode
 
 __all__ = [
@@ -59,7 +61,7 @@ def tell_staff_on_commit(*, what: str) -> None:
     """A change no user gets an event for but the staff live view shows (an offer
     delivered or seen, a mitra's availability): no seq, nothing to replay; the live view
     reads the state again."""
-    transaction.on_commit(lambda: _tell_staff(what))
+    transaction.on_commit(lambda: dispatcher.run(lambda: _tell_staff(what)))
 
 
 def _tell_staff(what: str) -> None:
@@ -85,7 +87,7 @@ def changing() -> Iterator[None]:
             events, _pending.events = _pending.events, None
             if events:
                 outbox.write(events, timezone.now())
-                transaction.on_commit(lambda: dispatch_all(events))
+                transaction.on_commit(lambda: dispatcher.run(lambda: dispatch_all(events)))
     finally:
         _pending.events = None
 

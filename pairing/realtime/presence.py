@@ -34,7 +34,7 @@ FLUSH_DELAY_SECONDS = 0.05
 # One process needs one connection for its ticks; the spare ones cover a slow tick.
 ASYNC_POOL_SIZE = 4
 SYNC_POOL_SIZE = 16  # request threads asking who is online (daphne's thread pool is smaller)
-POOL_WAIT_SECONDS = 5
+POOL_WAIT_SECONDS = 1
 
 
 @dataclass(eq=False)
@@ -57,11 +57,18 @@ def _key() -> str:
     return f"{settings.CHANNEL_LAYERS['default']['CONFIG'].get('prefix', 'asgi')}:presence:mitra"
 
 
+def _timeouts() -> dict[str, float]:
+    """A hung Redis fails a presence call fast: a mitra whose presence cannot be read is
+    pushed as well, which is harmless."""
+    seconds = settings.REDIS_SOCKET_TIMEOUT_SECONDS
+    return {"socket_timeout": seconds, "socket_connect_timeout": seconds}
+
+
 def _sync() -> redis.Redis:
     global _sync_client
     if _sync_client is None:
         pool = redis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=SYNC_POOL_SIZE, timeout=POOL_WAIT_SECONDS
+            settings.REDIS_URL, max_connections=SYNC_POOL_SIZE, timeout=POOL_WAIT_SECONDS, **_timeouts()
         )
         _sync_client = redis.Redis(connection_pool=pool)
     return _sync_client
@@ -72,7 +79,7 @@ def _process() -> _Process:
     process = _processes.get(loop)
     if process is None:
         pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=ASYNC_POOL_SIZE, timeout=POOL_WAIT_SECONDS
+            settings.REDIS_URL, max_connections=ASYNC_POOL_SIZE, timeout=POOL_WAIT_SECONDS, **_timeouts()
         )
         process = _processes[loop] = _Process(client=aioredis.Redis(connection_pool=pool))
     if process.heartbeat is None or process.heartbeat.done():

@@ -19,7 +19,7 @@ from channels.layers import get_channel_layer
 from ..events.bus import Event
 from . import delivery, hub
 
-PUBLISH_TIMEOUT_SECONDS = 5
+PUBLISH_TIMEOUT_SECONDS = 2
 
 Sends = list[tuple[str, dict[str, Any]]]
 

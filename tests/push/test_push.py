@@ -29,12 +29,12 @@ def fcm(tmp_path, settings):
 
 
 @pytest.fixture
-def committing(django_capture_on_commit_callbacks):
-    """Run a service and what it does after commit (events, push tasks), as in production."""
+def committing(transactional_db):
+    """Run a service as in production: it commits, then its events reach their subscribers
+    (push tasks included) on the dispatch thread, which reads what committed."""
 
     def run(service, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return service(**kwargs)
+        return service(**kwargs)
 
     return run
 
@@ -49,7 +49,7 @@ def attempts(device: Device) -> list[tuple[int, str]]:
     return list(PushAttempt.objects.filter(device=device).order_by("id").values_list("attempt", "status"))
 
 
-def test_offline_mitra_gets_one_push_per_device(db, fcm, committing):
+def test_offline_mitra_gets_one_push_per_device(fcm, committing):
     mitra, customer = make_account("mitra"), make_account("customer")
     phone, tablet = device_for(mitra, "tok-phone"), device_for(mitra, "tok-tablet", "ios")
     session = committing(create_chat_request, customer=customer.user, duration_minutes=25)
@@ -74,7 +74,7 @@ def test_offline_mitra_gets_one_push_per_device(db, fcm, committing):
         assert attempt.fcm_message_id.startswith("projects/fake-project/messages/")
 
 
-def test_mitra_with_an_open_socket_is_not_pushed(db, fcm, committing):
+def test_mitra_with_an_open_socket_is_not_pushed(fcm, committing):
     online, offline, customer = make_account("mitra"), make_account("mitra"), make_account("customer")
     device_for(online, "tok-online")
     device_for(offline, "tok-offline")
@@ -87,7 +87,7 @@ def test_mitra_with_an_open_socket_is_not_pushed(db, fcm, committing):
     assert len(fcm.sent_to("tok-offline")) == 1
 
 
-def test_unregistered_or_invalid_token_is_deactivated(db, fcm, committing):
+def test_unregistered_or_invalid_token_is_deactivated(fcm, committing):
     mitra, customer = make_account("mitra"), make_account("customer")
     gone, bad, good = device_for(mitra, "tok-gone"), device_for(mitra, "tok-bad"), device_for(mitra, "tok-good")
     fcm.script("tok-gone", "unregistered")
@@ -107,7 +107,7 @@ def test_unregistered_or_invalid_token_is_deactivated(db, fcm, committing):
     assert len([m for m in fcm.sent_to("tok-good") if "notification" in m["message"]]) == 2
 
 
-def test_server_error_is_retried_with_each_attempt_recorded(db, fcm, committing):
+def test_server_error_is_retried_with_each_attempt_recorded(fcm, committing):
     mitra, customer = make_account("mitra"), make_account("customer")
     device = device_for(mitra, "tok-flaky")
     fcm.script("tok-flaky", "server_error", "server_error")
@@ -120,7 +120,7 @@ def test_server_error_is_retried_with_each_attempt_recorded(db, fcm, committing)
 
 
 @override_settings(FCM_MAX_ATTEMPTS=2)
-def test_retries_stop_at_the_limit(db, fcm, committing):
+def test_retries_stop_at_the_limit(fcm, committing):
     mitra, customer = make_account("mitra"), make_account("customer")
     device = device_for(mitra, "tok-down")
     fcm.script("tok-down", "server_error", "server_error", "server_error")
@@ -128,7 +128,7 @@ def test_retries_stop_at_the_limit(db, fcm, committing):
     assert attempts(device) == [(1, "failed"), (2, "failed")]
 
 
-def test_without_credentials_pushes_are_recorded_as_not_sent(db, settings, committing):
+def test_without_credentials_pushes_are_recorded_as_not_sent(settings, committing):
     settings.FCM_SERVICE_ACCOUNT_FILE = ""
     settings.FCM_PROJECT_ID = ""
     mitra, customer = make_account("mitra"), make_account("customer")
@@ -142,7 +142,7 @@ def test_without_credentials_pushes_are_recorded_as_not_sent(db, settings, commi
 
 
 @pytest.mark.parametrize(("resolve", "status"), [("cancel", "cancelled"), ("accept", "taken"), ("expire", "expired")])
-def test_pushed_mitras_get_a_data_only_withdrawal(db, fcm, committing, resolve, status):
+def test_pushed_mitras_get_a_data_only_withdrawal(fcm, committing, resolve, status):
     pushed, winner, customer = make_account("mitra"), make_account("mitra"), make_account("customer")
     device_for(pushed, "tok-pushed")
     device_for(winner, "tok-winner")
@@ -164,7 +164,7 @@ def test_pushed_mitras_get_a_data_only_withdrawal(db, fcm, committing, resolve, 
     assert len(winner_messages) == (1 if resolve == "accept" else 2)  # the winner is not told it was taken
 
 
-def test_push_attempts_are_listed_in_the_admin(db, fcm, committing, client):
+def test_push_attempts_are_listed_in_the_admin(fcm, committing, client):
     from django.core.management import call_command
 
     mitra, customer = make_account("mitra"), make_account("customer")
