@@ -60,6 +60,13 @@ class RedisServer:
         self.process.kill()
         self.process.wait()
 
+    def hang(self) -> None:
+        """SIGSTOP: connections stay open and are accepted, and nothing is ever answered."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
 
 def frames(ws, until: float) -> list[dict]:
     got = []
