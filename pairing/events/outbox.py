@@ -209,6 +209,20 @@ def events_after(user_id: int, after: int, upto: int) -> list[StoredEvent] | Non
     return stored
 
 
+def sessions_offered(user_id: int, *, upto: int, since: datetime, event_type: str) -> list[str]:
+    """The session ids of the user's `event_type` events with a seq up to `upto`, committed
+    since `since`, as far as they are still kept."""
+    rows = UserEvent.objects.filter(
+        user_id=user_id, seq__lte=upto, batch__type=event_type, batch__created_at__gte=since
+    ).values_list("audience", "batch__audiences_json")
+    found = []
+    for audience, audiences_json in rows:
+        data = json.loads(audiences_json)[audience]
+        if isinstance(data, dict) and data.get("session_id"):
+            found.append(data["session_id"])
+    return found
+
+
 def events_since(user_id: int, since: int | None) -> tuple[int, list[StoredEvent] | None]:
     """What a resume from `since` gets: (the latest seq, the events after `since`), or None
     for the events when the client must resync (a bad or future `since`, or a gap not kept)."""

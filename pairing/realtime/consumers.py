@@ -26,7 +26,6 @@ from ..events.bus import encode
 from ..requests import presenters
 from ..requests import selectors as request_selectors
 from ..requests import services as request_services
-from ..requests.models import DeliveredVia
 from . import delivery, hub, presence
 
 logger = logging.getLogger(__name__)
@@ -66,14 +65,13 @@ def _authenticate(scope: dict[str, Any]) -> User | None:
     return user_for_token(_token_from_scope(scope))
 
 
-def snapshot(user: User) -> tuple[int, dict[str, Any], list[str]]:
-    """(latest seq, hello's data, the session ids it offers). The seq is read first, so the
-    snapshot reflects at least every event up to it."""
+def snapshot(user: User) -> tuple[int, dict[str, Any]]:
+    """(latest seq, hello's data). The seq is read first, so the snapshot reflects at least
+    every event up to it: an offer it lists was announced at a seq no greater."""
     latest = outbox.latest_seq(user.id)
     if user.role != Role.MITRA:
-        return latest, {}, []
-    pending = request_selectors.pending_requests_for_mitra(user)
-    return latest, {"pending": presenters.request_views(pending)}, [str(n.session_id) for n in pending]
+        return latest, {}
+    return latest, {"pending": presenters.request_views(request_selectors.pending_requests_for_mitra(user))}
 
 
 class PairingConsumer(AsyncWebsocketConsumer):
@@ -84,7 +82,6 @@ class PairingConsumer(AsyncWebsocketConsumer):
         self.socket_id = delivery.socket_id()
         self.last_seq = 0
         self.last_sent = time.monotonic()
-        self.offers: list[tuple[int, str]] = []  # (seq of the frame that offered it, session id), unacked
         self.sending = asyncio.Lock()
         user = await _authenticate(self.scope)
         # Accept first, so the client reads the close code instead of a refused handshake.
@@ -140,11 +137,10 @@ class PairingConsumer(AsyncWebsocketConsumer):
         self.last_sent = time.monotonic()
 
     async def _hello(self, resync: bool) -> None:
-        latest, data, offered = await database_sync_to_async(snapshot)(self.user)
+        latest, data = await database_sync_to_async(snapshot)(self.user)
         top = {"seq": latest, "resync": True} if resync else {"seq": latest}
         await self._send(delivery.frame("hello", encode(data), **top))
         self.last_seq = latest
-        self.offers = [(latest, session_id) for session_id in offered]
 
     async def _resume(self, since: int | None) -> None:
         latest, stored = await database_sync_to_async(outbox.events_since)(self.user.id, since)
@@ -168,12 +164,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
     async def _send_stored(self, stored: list[outbox.StoredEvent], upto: int) -> None:
         for event in stored:
             await self._send(delivery.stored_frame(event))
-            self._offered(event.seq, event.type, event.session_id)
         self.last_seq = max(self.last_seq, upto)
-
-    def _offered(self, seq: int, event_type: str, session_id: str | None) -> None:
-        if event_type == "chat_request.new" and session_id and self.user.role == Role.MITRA:
-            self.offers.append((seq, session_id))
 
     async def catch_up(self, upto: int) -> None:
         """Send what this socket missed up to `upto` (the hub saw it behind)."""
@@ -215,7 +206,6 @@ class PairingConsumer(AsyncWebsocketConsumer):
                 return  # resynced: the snapshot covers this event too
             await self._send(text)
             self.last_seq = seq
-            self._offered(seq, message["event_type"], message["session_id"])
 
     # -- client frames -----------------------------------------------------------------------
 
@@ -235,15 +225,12 @@ class PairingConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=BAD_FRAME)
 
     async def _ack(self, seq: Any) -> bool:
-        """Record delivery of every offer in frames up to `seq`; False for a bad ack."""
+        """Record delivery of this user's offers in frames up to `seq`, whichever socket
+        carried them; False for a bad ack (one past what this socket was sent)."""
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or seq > self.last_seq:
             return False
-        delivered = [session_id for offered_at, session_id in self.offers if offered_at <= seq]
-        self.offers = [(offered_at, session_id) for offered_at, session_id in self.offers if offered_at > seq]
-        if delivered:
-            await database_sync_to_async(request_services.mark_delivered)(
-                mitra=self.user, session_ids=delivered, via=DeliveredVia.WEBSOCKET
-            )
+        if self.user.role == Role.MITRA:
+            await database_sync_to_async(request_services.mark_acked)(mitra=self.user, seq=seq)
         return True
 
 

@@ -40,7 +40,7 @@ class EventsView(APIView):
             raise ValidationError({"since": ["A non-negative integer is required."]})
         latest, stored = outbox.events_since(request.user.id, since)
         if stored is None:
-            latest, data, _ = snapshot(request.user)
+            latest, data = snapshot(request.user)
             return Response({"events": [], "seq": latest, "resync": True, "snapshot": data})
         frames = [
             json.loads(delivery.frame(event.type, event.data_json, event.created_at, seq=event.seq)) for event in stored

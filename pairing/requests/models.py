@@ -58,6 +58,7 @@ class DeliveredVia(models.TextChoices):
     WEBSOCKET = "websocket"  # the app acknowledged a frame that offered it
     PUSH = "push"  # the app opened from the push notification
     POLL = "poll"  # the app learned of it over REST (pending/, status/ or events/)
+    RESPONSE = "response"  # the mitra answered it: an app that answered got the offer
 
 
 class Offer(models.Model):

@@ -24,6 +24,7 @@ from common.thirdparty.django_orm import insert_or_ignore
 
 from ..accounts.models import MitraProfile, Role, User
 from ..errors import AlreadyResponded, RequestAlreadyPending, RequestNotPending
+from ..events import outbox
 from ..events.bus import changing, send_event_on_commit, tell_staff_on_commit
 from ..lifecycle import (
     OWN_ANSWERS,
@@ -67,13 +68,23 @@ def _resolve_unanswered(session: ChatRequest, response: str, now: datetime) -> N
 
 
 def _respond(offer: Offer, response: str, now: datetime) -> None:
-    """Record this mitra's own answer (accepted or rejected) with its response time."""
+    """Record this mitra's own answer (accepted or rejected) with its response time. An
+    answer proves the offer reached the app and was seen (contract section 12), unless an
+    earlier proof did."""
     response_time = (now - offer.notified_at).total_seconds()
     written = Offer.objects.filter(pk=offer.pk, response__isnull=True).update(
         response=response, responded_at=now, response_time_seconds=response_time, resolved_at=now
     )
     if written != 1:  # the session lock makes this unreachable; never overwrite a response
         raise AlreadyResponded(request=presenters.request_view(offer))
+    if offer.delivered_at is None:
+        Offer.objects.filter(pk=offer.pk, delivered_at__isnull=True).update(
+            delivered_at=now, delivered_via=DeliveredVia.RESPONSE
+        )
+        offer.delivered_at, offer.delivered_via = now, DeliveredVia.RESPONSE
+    if offer.seen_at is None:
+        Offer.objects.filter(pk=offer.pk, seen_at__isnull=True).update(seen_at=now)
+        offer.seen_at = now
     offer.response = response
     offer.responded_at = now
     offer.response_time_seconds = response_time
@@ -309,6 +320,23 @@ def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
     if marked:
         tell_staff_on_commit(what="offer.delivered")
     return marked
+
+
+def mark_acked(*, mitra: User, seq: int) -> int:
+    """The mitra's app handled every frame up to `seq`: every offer of this user whose
+    `chat_request.new` had a seq up to it is delivered, whichever socket or device carried
+    it (an offer a `hello` listed was announced at a seq no greater than the hello's).
+    Looks only as far back as the mitra's oldest offer still unproven."""
+    oldest = (
+        Offer.objects.filter(mitra=mitra, delivered_at__isnull=True, notified_at__gte=timezone.now() - outbox.KEEP_FOR)
+        .order_by("notified_at")
+        .values_list("notified_at", flat=True)
+        .first()
+    )
+    if oldest is None:
+        return 0
+    offered = outbox.sessions_offered(mitra.id, upto=seq, since=oldest, event_type="chat_request.new")
+    return mark_delivered(mitra=mitra, session_ids=offered, via=DeliveredVia.WEBSOCKET)
 
 
 def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) -> Offer:

@@ -28,6 +28,7 @@ from pairing.requests.services import (
     cancel_chat_request,
     create_chat_request,
     decline_chat_request,
+    mark_seen,
 )
 from tests.support import TIMEOUT, account, call, create_request, mitra_socket, next_frame, ws
 
@@ -245,15 +246,60 @@ async def test_an_ack_proves_delivery_once_and_never_changes_the_response():
         await comm.send_json_to(bad)
         assert await next_frame(comm) == {"type": "error", "data": {"code": "bad_frame"}}
     assert (await call(row)(live))["delivered_at"] is None  # a bad ack records nothing
-    await call(accept_chat_request)(mitra=mitra.user, session_id=live.id)
-    await next_frame(comm, "chat_request.accepted")
+    await call(cancel_chat_request)(customer=other.user, session_id=live.id)
+    await next_frame(comm, "chat_request.cancelled")
     first = await call(row)(waiting)
     await comm.send_json_to({"type": "ack", "seq": 3})  # late: after the request was resolved
     await asyncio.sleep(0.2)
     acked = await call(row)(live)
-    assert acked["delivered_via"] == "websocket" and acked["response"] == "accepted"
+    assert acked["delivered_via"] == "websocket" and acked["response"] == "cancelled"
     assert await call(row)(waiting) == first  # written once
     await comm.disconnect()
+
+
+async def test_an_ack_on_a_new_socket_proves_an_offer_sent_on_one_that_dropped():
+    """Acks are the user's (contract section 12): the app got frame 1 on a socket that then
+    dropped, resumed on a new one, and acks 1 there."""
+    mitra, customer = await account("mitra"), await account("customer")
+    first = await mitra_socket(mitra)
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    assert (await next_frame(first, "chat_request.new"))["seq"] == 1
+    await first.disconnect()  # dropped before the app could ack
+    second = await ws("/ws/mitra/?since=1", mitra.token)
+    assert await second.receive_nothing(timeout=0.3)  # nothing after 1 to replay
+    await second.send_json_to({"type": "ack", "seq": 1})
+    await asyncio.sleep(0.2)
+    offer = await call(Offer.objects.values("delivered_via", "response").get)(session=session, mitra=mitra.user)
+    assert offer == {"delivered_via": "websocket", "response": None}
+    await second.disconnect()
+
+
+@pytest.mark.parametrize("answer", [accept_chat_request, decline_chat_request])
+def test_an_answer_proves_delivery_and_sight(answer, make_customer, make_mitra):
+    mitra, proven, customer = make_mitra(), make_mitra(), make_customer()
+    session = create_chat_request(customer=customer.user, duration_minutes=10)
+    before = timezone.now()
+    mark_seen(mitra=proven.user, session_id=session.id, via="push")
+    answer(mitra=mitra.user, session_id=session.id)
+    answered = Offer.objects.get(session=session, mitra=mitra.user)
+    assert (answered.delivered_via, answered.delivered_at, answered.seen_at) == (
+        "response",
+        answered.responded_at,
+        answered.responded_at,
+    )
+    if answer is decline_chat_request:  # an earlier proof stays as it was
+        decline_chat_request(mitra=proven.user, session_id=session.id)
+        kept = Offer.objects.get(session=session, mitra=proven.user)
+        assert kept.delivered_via == "push" and before <= kept.delivered_at < kept.responded_at
+
+
+def test_a_mitra_who_declined_every_offer_reads_delivered_for_each(make_customer, make_mitra, staff):
+    mitra = make_mitra()
+    for _ in range(2):
+        session = create_chat_request(customer=make_customer().user, duration_minutes=10)
+        decline_chat_request(mitra=mitra.user, session_id=session.id)  # the app never acked: it answered
+    row = staff.get(f"/api/control-center/mitra-activity/?mitra={mitra.user.id}").json()["results"][0]
+    assert (row["notified"], row["rejected"], row["delivered"], row["delivery_rate"]) == (2, 2, 2, 1.0)
 
 
 def test_seen_records_delivery_and_seen_once(db, customer, make_mitra):
