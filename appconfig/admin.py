@@ -9,7 +9,7 @@ from .services import save_config
 @admin.register(RuntimeConfig)
 class RuntimeConfigAdmin(admin.ModelAdmin):
     fieldsets = [
-        ("Pairing", {"fields": ["request_timeout_seconds"]}),
+        ("Pairing", {"fields": ["request_timeout_seconds", "push_fallback_seconds"]}),
         (
             "Sessions and early end",
             {

@@ -25,6 +25,14 @@ class RuntimeConfig(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3600)],
         help_text="How long a chat request waits for a mitra before it expires.",
     )
+    push_fallback_seconds = models.PositiveIntegerField(
+        default=5,
+        validators=[MaxValueValidator(60)],
+        help_text=(
+            "A notified mitra whose app has not proved an offer delivered (an ack, seen, or an answer) "
+            "this many seconds after it was sent is pushed as well, on each device. 0 turns it off."
+        ),
+    )
     closing_grace_seconds = models.PositiveIntegerField(
         default=300,
         validators=[MinValueValidator(0), MaxValueValidator(3600)],

@@ -197,8 +197,28 @@ def run() -> int:
             for i, path in enumerate(private)
         ]
         celery = [str(BIN / "celery"), "-A", "halobestie"]
+        queue = os.environ.get("CELERY_QUEUE", "halobestie")  # as settings.CELERY_TASK_DEFAULT_QUEUE
+        pushes = os.environ.get("PUSH_CONCURRENCY", "64")
         children += [
-            Child("worker", [*celery, "worker", "-l", "warning", "-c", "2", "-n", worker]),
+            Child("worker", [*celery, "worker", "-l", "warning", "-c", "2", "-Q", queue, "-n", worker]),
+            # Pushes on their own queue: threads, since each mostly waits on FCM.
+            Child(
+                "push",
+                [
+                    *celery,
+                    "worker",
+                    "-l",
+                    "warning",
+                    "-Q",
+                    f"{queue}-push",
+                    "--pool",
+                    "threads",
+                    "-c",
+                    pushes,
+                    "-n",
+                    f"push-{worker}",
+                ],
+            ),
             Child("beat", [*celery, "beat", "-l", "warning", "--schedule", str(RUN_DIR / f"beat-schedule-{port}")]),
         ]
         for child in children:

@@ -220,6 +220,13 @@ CHANNEL_LAYERS = {
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "halobestie")
+# Pushes have a queue and a worker of their own (many threads, each send bounded), so a
+# thousand pushes never queue ahead of the sweep, the relay or the roll-ups.
+CELERY_PUSH_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-push"
+CELERY_TASK_ROUTES = {
+    name: {"queue": CELERY_PUSH_QUEUE}
+    for name in ("pairing.tasks.push_new_request", "pairing.tasks.push_request_withdrawn", "pairing.tasks.send_push")
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -237,6 +244,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": max(2.0, 2 * SWEEP_INTERVAL_SECONDS)},
     },
     "events-relay": {"task": "pairing.tasks.relay_events", "schedule": 2.0, "options": {"expires": 4.0}},
+    # Contract section 12: offers the app has not proved delivered are pushed (push_fallback_seconds).
+    "push-unproven-offers": {
+        "task": "pairing.tasks.push_unproven_offers",
+        "schedule": 1.0,
+        "options": {"expires": 2.0},
+    },
     "events-prune": {"task": "pairing.tasks.prune_events", "schedule": 60.0},
     "activity-roll-up": {"task": "activity.tasks.roll_up", "schedule": 600.0},
 }

@@ -20,11 +20,16 @@ def _fast_password_hasher():
 
 @pytest.fixture(autouse=True, scope="session")
 def _celery_runs_inline():
-    """Tasks run in the calling thread; the end-to-end tests run a real worker instead."""
+    """Tasks run in the calling thread; the end-to-end tests run a real worker instead.
+    Inline, the push tasks run inside the event dispatch, so a call waits for them whole
+    (the end-to-end tests keep the production bound)."""
+    from django.conf import settings as django_settings
+
     from halobestie.celery import app
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+    django_settings.EVENTS_DISPATCH_WAIT_SECONDS = 30
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -27,8 +27,11 @@ def insert_or_ignore(instance: Model) -> bool:
     """Insert the instance; False if a unique constraint refused it. SQLite's OR IGNORE
     also skips a NOT NULL or CHECK failure: callers that may meet one insert plainly after."""
     model = type(instance)
+    meta = model._meta
+    # A database-made primary key is left to the database (and stays unknown here).
+    fields = [f for f in meta.concrete_fields if not (f is meta.auto_field and instance.pk is None)]
     query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
-    query.insert_values(model._meta.concrete_fields, [instance])
+    query.insert_values(fields, [instance])
     with connection.cursor() as cursor:
         for sql, params in query.get_compiler(connection=connection).as_sql():
             cursor.execute(sql, params)

@@ -12,6 +12,7 @@ class PushKind(models.TextChoices):
 
 
 class PushStatus(models.TextChoices):
+    SENDING = "sending"  # claimed, and under way (a worker that died mid-send leaves it so)
     SENT = "sent"
     FAILED = "failed"
     INVALID_TOKEN = "invalid_token"
@@ -19,7 +20,11 @@ class PushStatus(models.TextChoices):
 
 
 class PushAttempt(models.Model):
-    """One row per attempt to send one FCM message to one device (retries included)."""
+    """One row per attempt to send one FCM message to one device (retries included).
+
+    The row is written, as `sending`, before the message is sent: its unique key is the
+    claim that makes each attempt happen once, however many processes, beats, relays or
+    fallbacks ask for it."""
 
     device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, blank=True, related_name="pushes")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="push_attempts")
@@ -35,6 +40,13 @@ class PushAttempt(models.Model):
 
     class Meta:
         db_table = "push_attempts"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "device", "kind", "attempt"],
+                condition=models.Q(session__isnull=False, device__isnull=False),
+                name="one_push_attempt_per_offer_device",
+            ),
+        ]
         indexes = [
             models.Index(fields=["session", "kind", "status"], name="push_session_kind"),
             models.Index(fields=["-created_at"], name="push_created_at"),

@@ -1,4 +1,5 @@
-"""Sending one FCM message to one device, each attempt recorded as a `PushAttempt`.
+"""Sending one FCM message to one device, each attempt claimed as a `PushAttempt` row
+before it is sent and completed with its outcome.
 
 Sending happens in Celery tasks (`pairing.push.tasks`), never in the request path.
 """
@@ -6,9 +7,10 @@ Sending happens in Celery tasks (`pairing.push.tasks`), never in the request pat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
+from django.db import connection
 from django.utils import timezone
 from pyfcm.errors import (
     AuthenticationError,
@@ -19,12 +21,15 @@ from pyfcm.errors import (
     InvalidDataError,
 )
 
-from ..accounts.models import Device
-from ..requests.models import ChatRequest
-from .fcm import Message, fcm_client
-from .models import PushAttempt, PushStatus
+from common.thirdparty.django_orm import insert_or_ignore
 
-REQUEST_TIMEOUT_SECONDS = 10
+from ..accounts.models import Device
+from ..lifecycle import SessionStatus
+from ..requests.models import ChatRequest, Offer
+from .fcm import Message, fcm_client
+from .models import PushAttempt, PushKind, PushStatus
+
+REQUEST_TIMEOUT_SECONDS = 5
 
 
 @dataclass
@@ -33,39 +38,96 @@ class Outcome:
     retryable: bool = False
 
 
-def record(device: Device, session: ChatRequest | None, kind: str, attempt: int, status: str, error: str = "",
-           message_id: str = "") -> PushAttempt:  # fmt: skip
-    return PushAttempt.objects.create(
-        device=device, user_id=device.user_id, session=session, kind=kind, attempt=attempt,
-        status=status, error=error[:2000], fcm_message_id=message_id,
-    )  # fmt: skip
+def claim(*, device: Device, session: ChatRequest, kind: str, attempt: int) -> PushAttempt | None:
+    """The attempt's row, written as `sending`; None if someone else claimed this attempt."""
+    row = PushAttempt(
+        device=device, user_id=device.user_id, session=session, kind=kind, attempt=attempt, status=PushStatus.SENDING
+    )
+    return row if insert_or_ignore(row) else None
 
 
-def send(device: Device, session: ChatRequest, kind: str, message: Message, attempt: int) -> Outcome:
-    """Send one message to one device and record the attempt."""
+def claimed(*, device: Device, session: ChatRequest, kind: str, attempt: int) -> PushAttempt | None:
+    """The attempt's row as its claimer left it (`sending`), or None if it moved on."""
+    return PushAttempt.objects.filter(
+        device=device, session=session, kind=kind, attempt=attempt, status=PushStatus.SENDING
+    ).first()
+
+
+def release(*, device: Device, session: ChatRequest, kind: str, attempt: int) -> None:
+    """Give up a claim whose task could not be queued."""
+    PushAttempt.objects.filter(
+        device=device, session=session, kind=kind, attempt=attempt, status=PushStatus.SENDING
+    ).delete()
+
+
+def unproven_offer_devices(*, now: datetime, after_seconds: int) -> list[tuple[Device, ChatRequest]]:
+    """(device, request) for every active device of a mitra whose offer of a still pending
+    request was sent at least `after_seconds` ago and has no proof of delivery or answer,
+    and that was not pushed this offer yet."""
+    offers = Offer.objects.filter(
+        delivered_at__isnull=True,
+        response__isnull=True,
+        notified_at__lte=now - timedelta(seconds=after_seconds),
+        session__status=SessionStatus.PENDING,
+        session__expires_at__gt=now,
+    ).select_related("session")
+    by_mitra: dict[int, list[ChatRequest]] = {}
+    for offer in offers:
+        by_mitra.setdefault(offer.mitra_id, []).append(offer.session)
+    if not by_mitra:
+        return []
+    sessions = {session.id for found in by_mitra.values() for session in found}
+    pushed = set(
+        PushAttempt.objects.filter(session_id__in=sessions, kind=PushKind.NEW_REQUEST, attempt=1).values_list(
+            "session_id", "device_id"
+        )
+    )
+    return [
+        (device, session)
+        for device in Device.objects.filter(user_id__in=by_mitra, is_active=True).order_by("id")
+        for session in by_mitra[device.user_id]
+        if (session.id, device.id) not in pushed
+    ]
+
+
+def complete(row: PushAttempt, status: str, error: str = "", message_id: str = "") -> PushAttempt:
+    row.status, row.error, row.fcm_message_id = status, error[:2000], message_id
+    PushAttempt.objects.filter(
+        session=row.session, device=row.device, kind=row.kind, attempt=row.attempt, status=PushStatus.SENDING
+    ).update(status=row.status, error=row.error, fcm_message_id=row.fcm_message_id)
+    return row
+
+
+def send(row: PushAttempt, message: Message) -> Outcome:
+    """Send the claimed attempt's message to its device and record the outcome."""
     client = fcm_client()
     if client is None:
-        return Outcome(record(device, session, kind, attempt, PushStatus.NOT_SENT, "FCM credentials not configured"))
+        return Outcome(complete(row, PushStatus.NOT_SENT, "FCM credentials not configured"))
     now = timezone.now()
     expires = now + timedelta(seconds=message.ttl_seconds)
+    if not connection.in_atomic_block:
+        # Back to the pool while FCM answers: the push worker's many threads share a few connections.
+        connection.close()
     try:
-        result = client.notify(fcm_token=device.token, timeout=REQUEST_TIMEOUT_SECONDS, **message.pyfcm_kwargs(expires))
+        result = client.notify(
+            fcm_token=row.device.token, timeout=REQUEST_TIMEOUT_SECONDS, **message.pyfcm_kwargs(expires)
+        )
     except FCMNotRegisteredError as exc:
-        return _invalid_token(device, session, kind, attempt, f"unregistered: {exc}")
+        return _invalid_token(row, f"unregistered: {exc}")
     except InvalidDataError as exc:
         if "token" in str(exc).lower():
-            return _invalid_token(device, session, kind, attempt, f"invalid token: {exc}")
-        return Outcome(record(device, session, kind, attempt, PushStatus.FAILED, f"invalid message: {exc}"))
+            return _invalid_token(row, f"invalid token: {exc}")
+        return Outcome(complete(row, PushStatus.FAILED, f"invalid message: {exc}"))
     except FCMServerError as exc:
-        return Outcome(record(device, session, kind, attempt, PushStatus.FAILED, f"server error: {exc}"), True)
+        return Outcome(complete(row, PushStatus.FAILED, f"server error: {exc}"), True)
     except (AuthenticationError, FCMSenderIdMismatchError) as exc:
-        return Outcome(record(device, session, kind, attempt, PushStatus.FAILED, f"{type(exc).__name__}: {exc}"))
+        return Outcome(complete(row, PushStatus.FAILED, f"{type(exc).__name__}: {exc}"))
     except (requests.RequestException, FCMError) as exc:
-        return Outcome(record(device, session, kind, attempt, PushStatus.FAILED, f"{type(exc).__name__}: {exc}"), True)
+        return Outcome(complete(row, PushStatus.FAILED, f"{type(exc).__name__}: {exc}"), True)
     message_id = str(result.get("name", "")) if isinstance(result, dict) else ""
-    return Outcome(record(device, session, kind, attempt, PushStatus.SENT, message_id=message_id))
+    return Outcome(complete(row, PushStatus.SENT, message_id=message_id))
 
 
-def _invalid_token(device: Device, session: ChatRequest, kind: str, attempt: int, error: str) -> Outcome:
-    Device.objects.filter(pk=device.pk).update(is_active=False, deactivated_reason=error[:255])
-    return Outcome(record(device, session, kind, attempt, PushStatus.INVALID_TOKEN, error))
+def _invalid_token(row: PushAttempt, error: str) -> Outcome:
+    Device.objects.filter(pk=row.device_id).update(is_active=False, deactivated_reason=error[:255])
+    return Outcome(complete(row, PushStatus.INVALID_TOKEN, error))

@@ -6,6 +6,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from appconfig.models import get_config
+
 from ..accounts.models import Device
 from ..lifecycle import SessionStatus, effective_status, request_status
 from ..requests.models import ChatRequest
@@ -52,25 +54,57 @@ def push_request_withdrawn(session_id: str) -> int:
     return len(device_ids)
 
 
+@shared_task(name="pairing.tasks.push_unproven_offers", ignore_result=True)
+def push_unproven_offers() -> int:
+    """Contract section 12: push every device of a notified mitra whose app has not proved
+    a pending offer delivered `push_fallback_seconds` after it was sent (a half-open socket,
+    a frozen app, a socket that died without saying so). Each push is claimed here, so a
+    second beat, or the next tick while the push worker is busy, queues nothing again; a
+    device pushed at fan-out (its mitra had no socket) is already claimed and is skipped."""
+    config = get_config()
+    if not config.push_fallback_seconds:
+        return 0
+    now = timezone.now()
+    queued = 0
+    for device, session in services.unproven_offer_devices(now=now, after_seconds=config.push_fallback_seconds):
+        if services.claim(device=device, session=session, kind=PushKind.NEW_REQUEST, attempt=1) is None:
+            continue
+        try:
+            send_push.delay(device.id, str(session.id), PushKind.NEW_REQUEST, 1, claimed=True)
+        except Exception:  # the broker is down: let the next tick claim it again
+            services.release(device=device, session=session, kind=PushKind.NEW_REQUEST, attempt=1)
+            raise
+        queued += 1
+    return queued
+
+
 @shared_task(name="pairing.tasks.send_push", ignore_result=True)
-def send_push(device_id: int, session_id: str, kind: str, attempt: int) -> str:
-    """Send one message to one device; on an FCM server error, try again with backoff."""
+def send_push(device_id: int, session_id: str, kind: str, attempt: int, claimed: bool = False) -> str:
+    """Send one message to one device, once: the attempt is claimed first (or was, by the
+    caller), and a copy of the task (a relay's, a second beat's, the fallback's) finds it
+    claimed and stops. On an FCM server error, try again with backoff."""
     device = Device.objects.filter(id=device_id, is_active=True).first()
     session = ChatRequest.objects.filter(id=session_id).first()
     if device is None or session is None:
         return "gone"
+    if claimed:
+        row = services.claimed(device=device, session=session, kind=kind, attempt=attempt)
+    else:
+        row = services.claim(device=device, session=session, kind=kind, attempt=attempt)
+    if row is None:
+        return "claimed elsewhere"
     now = timezone.now()
     status, _ = effective_status(session, now)
     if kind == PushKind.NEW_REQUEST:
         if status != SessionStatus.PENDING:
             # Resolved before the push went out: nothing to offer any more.
-            services.record(device, session, kind, attempt, PushStatus.NOT_SENT, f"request already {status}")
+            services.complete(row, PushStatus.NOT_SENT, f"request already {status}")
             return PushStatus.NOT_SENT
         message = fcm.new_request_message(session, now)
     else:
         # The recipient's own view of the request (never the acceptor: it is not sent one).
         message = fcm.withdrawn_message(session, request_status(session, device.user_id, now))
-    outcome = services.send(device, session, kind, message, attempt)
+    outcome = services.send(row, message)
     if outcome.retryable and attempt < settings.FCM_MAX_ATTEMPTS:
         countdown = settings.FCM_RETRY_BASE_SECONDS * 2 ** (attempt - 1)
         if kind != PushKind.NEW_REQUEST or (session.expires_at - timezone.now()).total_seconds() > countdown:

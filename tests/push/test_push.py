@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import connection
 from django.test import override_settings
 
 from pairing.models import Device, PushAttempt, User
@@ -177,3 +181,82 @@ def test_push_attempts_are_listed_in_the_admin(fcm, committing, client):
     assert page.status_code == 200
     assert b"Invalid Token" in page.content  # the status
     assert b"unregistered: Token not registered" in page.content  # and FCM's error
+
+
+def test_a_socket_that_proves_nothing_gets_its_phones_pushed_after_the_fallback(fcm, committing, settings):
+    """Contract section 12: an open socket whose app never acks (half-open, frozen) is no
+    reason to stay silent; after push_fallback_seconds its devices are pushed, once."""
+    from appconfig.models import RuntimeConfig
+    from pairing.push.tasks import push_unproven_offers
+    from pairing.requests.services import decline_chat_request, mark_seen
+
+    config = RuntimeConfig.load()
+    config.push_fallback_seconds = 1
+    config.save()
+    silent, acking, answering, customer = (make_account(role) for role in ("mitra", "mitra", "mitra", "customer"))
+    for mitra, token in ((silent, "tok-silent"), (acking, "tok-acking"), (answering, "tok-answering")):
+        device_for(mitra, token)
+        async_to_sync(presence.connected)(mitra.id, f"conn-{token}")
+    try:
+        session = committing(create_chat_request, customer=customer.user, duration_minutes=10)
+        assert fcm.messages == []  # every mitra had a socket open at fan-out
+        assert push_unproven_offers() == 0  # not yet due
+        mark_seen(mitra=acking.user, session_id=session.id, via="poll")  # this app proved it
+        committing(decline_chat_request, mitra=answering.user, session_id=session.id)  # and this one answered
+        time.sleep(1.1)
+        assert push_unproven_offers() == 1
+        assert push_unproven_offers() == 0  # claimed: never twice
+        assert [m["message"]["data"]["session_id"] for m in fcm.sent_to("tok-silent")] == [str(session.id)]
+        assert fcm.sent_to("tok-acking") == [] and fcm.sent_to("tok-answering") == []
+        config.push_fallback_seconds = 0  # off: nothing is pushed however long the offer waits
+        config.save()
+        other = committing(create_chat_request, customer=make_account("customer").user, duration_minutes=10)
+        time.sleep(1.1)
+        assert push_unproven_offers() == 0
+        assert not any(m["message"]["data"]["session_id"] == str(other.id) for m in fcm.messages)
+    finally:
+        for mitra, token in ((silent, "tok-silent"), (acking, "tok-acking"), (answering, "tok-answering")):
+            async_to_sync(presence.disconnected)(mitra.id, f"conn-{token}")
+
+
+def test_exactly_one_push_per_offer_and_device_however_many_ask_at_once(fcm, committing):
+    """Two beats' fallbacks, the relay's second dispatch and the first dispatch, racing."""
+    from appconfig.models import RuntimeConfig
+    from pairing.push.models import PushKind
+    from pairing.push.tasks import push_new_request, push_unproven_offers, send_push
+
+    config = RuntimeConfig.load()
+    config.push_fallback_seconds = 1
+    config.save()
+    mitra, customer = make_account("mitra"), make_account("customer")
+    phone, tablet = device_for(mitra, "tok-race-phone"), device_for(mitra, "tok-race-tablet")
+    async_to_sync(presence.connected)(mitra.id, "conn-race")
+    try:
+        session = committing(create_chat_request, customer=customer.user, duration_minutes=10)
+    finally:
+        async_to_sync(presence.disconnected)(mitra.id, "conn-race")
+    time.sleep(1.1)
+    start = threading.Barrier(6)
+
+    def racing(call):
+        def run():
+            start.wait()
+            call()
+            connection.close()
+
+        return threading.Thread(target=run)
+
+    threads = [
+        racing(push_unproven_offers), racing(push_unproven_offers),
+        racing(lambda: push_new_request(str(session.id), [mitra.id])),
+        racing(lambda: push_new_request(str(session.id), [mitra.id])),
+        racing(lambda: send_push(phone.id, str(session.id), PushKind.NEW_REQUEST, 1)),
+        racing(lambda: send_push(tablet.id, str(session.id), PushKind.NEW_REQUEST, 1)),
+    ]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(fcm.sent_to("tok-race-phone")) == 1
+    assert len(fcm.sent_to("tok-race-tablet")) == 1
+    assert attempts(phone) == [(1, "sent")] and attempts(tablet) == [(1, "sent")]
