@@ -12,13 +12,16 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from activity.routing import websocket_urlpatterns as staff_websockets  # noqa: E402
+from common import shutdown  # noqa: E402
 from pairing.realtime.routing import websocket_urlpatterns as app_websockets  # noqa: E402
 
 # The apps' sockets authenticate by token in their consumers (mobile apps send no Origin
 # header); the control center's socket authenticates by session (see activity.routing).
+# HTTP requests under way are counted, so that a graceful stop can let them finish.
+shutdown.in_flight = shutdown.InFlightHTTP(django_asgi_app)
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": shutdown.in_flight,
         "websocket": URLRouter([*app_websockets, *staff_websockets]),
     }
 )

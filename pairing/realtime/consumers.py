@@ -54,8 +54,8 @@ def _token_from_scope(scope: dict[str, Any]) -> str | None:
 
 
 def parse_since(value: str | None) -> int | None:
-    """A non-negative integer, or None (which makes the server resync)."""
-    if value is None or not value.isdigit() or len(value) > 18:
+    """A non-negative integer in ASCII digits, or None (which makes the server resync)."""
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 18:
         return None
     return int(value)
 
@@ -79,6 +79,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.user: User | None = None
+        self.joined: list[str] = []
         self.socket_id = delivery.socket_id()
         self.last_seq = 0
         self.last_sent = time.monotonic()
@@ -95,40 +96,46 @@ class PairingConsumer(AsyncWebsocketConsumer):
         # Broadcasts reach this process's hub once (hub.py); the socket's own group carries
         # events for a few users. The lock is held from before the hub knows the socket until
         # hello (or the resume) is sent: a broadcast arriving meanwhile waits, then skips what
-        # the snapshot covered.
+        # the snapshot covered. Setting up is all or nothing: a socket that fails on the way
+        # leaves nothing registered (hub, groups, presence) and is told to come back.
         self.user = user
-        self.joined = [delivery.user_group(user.id)]
         async with self.sending:
             try:
-                for group in self.joined:
-                    await self.channel_layer.group_add(group, self.channel_name)
-                hub.register(self)
-                await hub.listening()
+                await self._set_up()
             except Exception:
-                logger.warning("socket of user %s refused: the channel layer is unreachable", user.id, exc_info=True)
-                hub.unregister(self)
+                logger.warning("socket of user %s not set up; closed with 1013", user.id, exc_info=True)
+                await self._tear_down()
                 self.user = None
                 await self.close(code=CLOSE_TRY_AGAIN_LATER)
-                return
-            await self.after_connect()
-            since = _query(self.scope).get("since")
-            if since is None:
-                await self._hello(resync=False)
-            else:
-                await self._resume(parse_since(since[0]))
 
-    async def after_connect(self) -> None:
-        pass
+    async def _set_up(self) -> None:
+        for group in [delivery.user_group(self.user.id)]:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.append(group)
+        hub.register(self)
+        await hub.listening()
+        await self.after_connect()
+        since = _query(self.scope).get("since")
+        if since is None:
+            await self._hello(resync=False)
+        else:
+            await self._resume(parse_since(since[0]))
 
-    async def disconnect(self, code: int) -> None:
-        if self.user is None:
-            return
+    async def _tear_down(self) -> None:
         hub.unregister(self)
         for group in self.joined:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:
                 logger.info("group_discard failed for a closing socket", exc_info=True)
+        self.joined = []
+
+    async def after_connect(self) -> None:
+        pass
+
+    async def disconnect(self, code: int) -> None:
+        if self.user is not None:
+            await self._tear_down()
 
     # -- sending, in seq order (callers hold self.sending) ------------------------------
 
@@ -239,6 +246,7 @@ class MitraConsumer(PairingConsumer):
 
     async def after_connect(self) -> None:
         # Written with the process's next presence pipeline; `hello` does not wait for it.
+        self.in_presence = True
         task = asyncio.ensure_future(self._record_presence())
         _presence_writes.add(task)
         task.add_done_callback(_presence_writes.discard)
@@ -249,13 +257,14 @@ class MitraConsumer(PairingConsumer):
         except Exception:  # without presence the mitra may get a push too: harmless, never a closed socket
             logger.warning("presence not recorded for mitra %s", self.user.id, exc_info=True)
 
-    async def disconnect(self, code: int) -> None:
-        if self.user is not None:
+    async def _tear_down(self) -> None:
+        if getattr(self, "in_presence", False):
+            self.in_presence = False
             try:
                 await presence.disconnected(self.user.id, self.channel_name)
             except Exception:
                 logger.info("presence not updated for a closing socket", exc_info=True)
-        await super().disconnect(code)
+        await super()._tear_down()
 
 
 class CustomerConsumer(PairingConsumer):

@@ -53,62 +53,134 @@ class Socket(Protocol):
 
     async def heartbeat(self, latest: int) -> None: ...
 
+    async def close(self, code: int) -> None: ...
 
-_sockets: dict[asyncio.AbstractEventLoop, dict[Socket, int]] = {}  # socket → latest seen behind it
-_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
-_listeners: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
-_subscribed: dict[asyncio.AbstractEventLoop, asyncio.Future] = {}
-_sends: set[asyncio.Task] = set()  # catch-ups and heartbeats under way (kept, or asyncio may drop them)
-_threads: dict[asyncio.AbstractEventLoop, int] = {}  # the thread each loop runs in
-# Broadcasts handed over here before Redis echoed them back, by message id (the newest kept).
-_delivered_here: dict[asyncio.AbstractEventLoop, OrderedDict[str, None]] = {}
+
+CLOSE_SERVICE_RESTART = 1012  # the process is stopping: reconnect (to another) and resume
 DELIVERED_HERE_KEPT = 1000
 
 
-def register(socket: Socket) -> None:
+class Hub:
+    """One process's sockets and the machinery that serves them all: one per event loop
+    (daphne runs one), made by the first socket that registers."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.thread = threading.get_ident()  # the thread the loop runs in
+        self.sockets: dict[Socket, int] = {}  # socket → latest seq seen behind it at the last tick
+        # Broadcasts handed over here before Redis echoed them back, by message id (the newest kept).
+        self.delivered_here: OrderedDict[str, None] = OrderedDict()
+        self.subscribed: asyncio.Future = loop.create_future()
+        self.watcher: asyncio.Task | None = None
+        self.listener: asyncio.Task | None = None
+        self.stopping = False
+
+    def start(self) -> None:
+        """(Re)start the tick and the broadcast subscription, if they are not running."""
+        if self.watcher is None or self.watcher.done():
+            self.watcher = self.loop.create_task(self._watch())
+        if self.listener is None or self.listener.done():
+            self.subscribed = self.loop.create_future()
+            self.listener = self.loop.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        """The process's one subscription to broadcast events, handed to every socket here."""
+        while True:
+            try:
+                layer = get_channel_layer()
+                channel = await layer.new_channel("hub.")
+                await layer.group_add(delivery.EVERYONE_GROUP, channel)
+                if not self.subscribed.done():
+                    self.subscribed.set_result(None)
+                while True:
+                    message = await layer.receive(channel)
+                    if not self._echo(message):
+                        await deliver(self.loop, message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis down: the tick's catch-up serves sockets meanwhile
+                if not self.subscribed.done():  # the sockets waiting on it close with 1013 and reconnect
+                    self.subscribed.set_exception(exc)
+                    self.subscribed.exception()
+                    self.subscribed = self.loop.create_future()
+                logger.warning("event hub lost its broadcast subscription; retrying", exc_info=True)
+                await asyncio.sleep(1)
+
+    def expect_echo(self, message_id: str) -> None:
+        self.delivered_here[message_id] = None
+        while len(self.delivered_here) > DELIVERED_HERE_KEPT:  # echoes lost while Redis was down
+            self.delivered_here.popitem(last=False)
+
+    def _echo(self, message: dict[str, Any]) -> bool:
+        """Whether the message is Redis's copy of one handed over here already."""
+        if message.get("message_id") not in self.delivered_here:
+            return False
+        del self.delivered_here[message["message_id"]]
+        return True
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(settings.EVENTS_CATCH_UP_SECONDS)
+            try:
+                await self.tick()
+            except Exception:  # the database may be down: try again next tick
+                logger.warning("event hub tick failed", exc_info=True)
+
+    async def tick(self) -> None:
+        if not self.sockets:
+            return
+        latest = await database_sync_to_async(outbox.latest_seqs)(sorted({s.user.id for s in self.sockets}))
+        now = time.monotonic()
+        for socket, behind_at in list(self.sockets.items()):
+            newest = latest.get(socket.user.id, 0)
+            if socket.last_seq < behind_at:  # behind since the last tick: not a publish in flight
+                _start(socket.catch_up(behind_at))
+            elif now - socket.last_sent >= settings.EVENTS_HEARTBEAT_SECONDS:
+                _start(socket.heartbeat(newest))
+            self.sockets[socket] = newest if socket.last_seq < newest else 0
+
+    async def shut_down(self) -> None:
+        """The process is stopping: every socket closes with 1012 (its app reconnects to
+        another process and resumes), and no new one is served here."""
+        self.stopping = True
+        sockets, self.sockets = list(self.sockets), {}
+        await asyncio.gather(*(socket.close(code=CLOSE_SERVICE_RESTART) for socket in sockets), return_exceptions=True)
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+_sends: set[asyncio.Task] = set()  # catch-ups and heartbeats under way (kept, or asyncio may drop them)
+
+
+def current() -> Hub:
     loop = asyncio.get_running_loop()
-    _sockets.setdefault(loop, {})[socket] = 0
-    _threads[loop] = threading.get_ident()
-    if loop not in _tasks or _tasks[loop].done():
-        _tasks[loop] = loop.create_task(_watch(loop))
-    if loop not in _listeners or _listeners[loop].done():
-        _subscribed[loop] = loop.create_future()
-        _listeners[loop] = loop.create_task(_listen(loop))
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = Hub(loop)
+    return found
+
+
+def register(socket: Socket) -> None:
+    """Serve the socket from this process's hub; raises once the process is stopping."""
+    hub = current()
+    if hub.stopping:
+        raise RuntimeError("this process is shutting down")
+    hub.sockets[socket] = 0
+    hub.start()
+
+
+def unregister(socket: Socket) -> None:
+    current().sockets.pop(socket, None)
 
 
 async def listening() -> None:
     """Wait until this process's hub is subscribed to broadcasts (raises if it cannot be)."""
-    await asyncio.shield(_subscribed[asyncio.get_running_loop()])
-
-
-async def _listen(loop: asyncio.AbstractEventLoop) -> None:
-    """The process's one subscription to broadcast events, handed to every socket here."""
-    subscribed = _subscribed[loop]
-    while True:
-        try:
-            layer = get_channel_layer()
-            channel = await layer.new_channel("hub.")
-            await layer.group_add(delivery.EVERYONE_GROUP, channel)
-            if not subscribed.done():
-                subscribed.set_result(None)
-            while True:
-                message = await layer.receive(channel)
-                if not _echo(loop, message):
-                    await deliver(loop, message)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # Redis down: the tick's catch-up serves sockets meanwhile
-            if not subscribed.done():  # the sockets waiting on it close with 1013 and reconnect
-                subscribed.set_exception(exc)
-                subscribed.exception()
-                subscribed = _subscribed[loop] = loop.create_future()
-            logger.warning("event hub lost its broadcast subscription; retrying", exc_info=True)
-            await asyncio.sleep(1)
+    await asyncio.shield(current().subscribed)
 
 
 async def deliver(loop: asyncio.AbstractEventLoop, message: dict) -> None:
     """Hand one broadcast to every socket of this process, in one pass."""
-    for socket in list(_sockets.get(loop, ())):
+    hub = _hubs.get(loop)
+    for socket in list(hub.sockets if hub else ()):
         found = delivery.frame_for(message, socket.user.id, socket.socket_id)
         if found is None:
             continue
@@ -126,8 +198,8 @@ def serving_loop() -> asyncio.AbstractEventLoop | None:
     """A running loop of this process's sockets in another thread than the caller's, or None
     (a Celery worker, a process with no socket open)."""
     caller = threading.get_ident()
-    for loop, sockets in list(_sockets.items()):
-        if sockets and loop.is_running() and _threads.get(loop) != caller:
+    for loop, hub in list(_hubs.items()):
+        if hub.sockets and loop.is_running() and hub.thread != caller:
             return loop
     return None
 
@@ -135,10 +207,7 @@ def serving_loop() -> asyncio.AbstractEventLoop | None:
 def expect_echo(message: dict[str, Any]) -> None:
     """Note a broadcast this process is about to publish and hand to this loop's sockets
     itself (deliver_here): the copy Redis brings back is skipped."""
-    delivered = _delivered_here.setdefault(asyncio.get_running_loop(), OrderedDict())
-    delivered[message["message_id"]] = None
-    while len(delivered) > DELIVERED_HERE_KEPT:  # echoes lost while Redis was down
-        delivered.popitem(last=False)
+    current().expect_echo(message["message_id"])
 
 
 async def deliver_here(message: dict[str, Any]) -> None:
@@ -146,41 +215,11 @@ async def deliver_here(message: dict[str, Any]) -> None:
     await deliver(asyncio.get_running_loop(), dict(message))  # a copy: frame_for keeps the unpacked ids in it
 
 
-def _echo(loop: asyncio.AbstractEventLoop, message: dict[str, Any]) -> bool:
-    """Whether the message is Redis's copy of one handed over here already."""
-    delivered = _delivered_here.get(loop)
-    if not delivered or message.get("message_id") not in delivered:
-        return False
-    del delivered[message["message_id"]]
-    return True
-
-
-def unregister(socket: Socket) -> None:
-    _sockets.get(asyncio.get_running_loop(), {}).pop(socket, None)
-
-
-async def _watch(loop: asyncio.AbstractEventLoop) -> None:
-    while True:
-        await asyncio.sleep(settings.EVENTS_CATCH_UP_SECONDS)
-        try:
-            await tick(loop)
-        except Exception:  # the database may be down: try again next tick
-            logger.warning("event hub tick failed", exc_info=True)
-
-
-async def tick(loop: asyncio.AbstractEventLoop) -> None:
-    sockets = _sockets.get(loop)
-    if not sockets:
-        return
-    latest = await database_sync_to_async(outbox.latest_seqs)(sorted({s.user.id for s in sockets}))
-    now = time.monotonic()
-    for socket, behind_at in list(sockets.items()):
-        newest = latest.get(socket.user.id, 0)
-        if socket.last_seq < behind_at:  # behind since the last tick: not a publish in flight
-            _start(socket.catch_up(behind_at))
-        elif now - socket.last_sent >= settings.EVENTS_HEARTBEAT_SECONDS:
-            _start(socket.heartbeat(newest))
-        sockets[socket] = newest if socket.last_seq < newest else 0
+async def shut_down() -> None:
+    """This process's shutdown hook (`common.shutdown`)."""
+    for hub in list(_hubs.values()):
+        if hub.loop is asyncio.get_running_loop():
+            await hub.shut_down()
 
 
 def _start(send) -> None:

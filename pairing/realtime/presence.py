@@ -110,6 +110,17 @@ async def disconnected(mitra_id: int, connection: str) -> None:
     await _flush_soon(process)
 
 
+async def leave_all() -> None:
+    """The process is stopping: every one of its sockets stops counting at once (one
+    pipeline), so their mitras are pushed instead of waiting out the grace period."""
+    process = _processes.get(asyncio.get_running_loop())
+    if process is None or not (process.members or process.added):
+        return
+    process.removed |= process.members | process.added
+    process.members, process.added = set(), set()
+    await _write(process, set(), prune=False)
+
+
 async def _flush_soon(process: _Process) -> None:
     """Join the write that is about to go out, or start one."""
     if process.flushed is None:

@@ -329,3 +329,51 @@ def test_a_fan_out_is_one_publish_whatever_the_number_of_mitras(monkeypatch, dja
     with django_capture_on_commit_callbacks(execute=True):
         create_chat_request(customer=customer.user, duration_minutes=10)
     assert sent == ["everyone", "staff.live"]  # the same two sends for 6 or 6,000 mitras
+
+
+@pytest.mark.parametrize("since", ["²", "٣", "\uff11", "+1", "-0", " 1", "1e3", "0x10", "%00", "1" * 30])
+async def test_a_since_that_is_not_ascii_digits_resyncs(since):
+    mitra = await account("mitra")
+    comm = await ws(f"/ws/mitra/?since={since}", mitra.token)
+    hello = await comm.receive_json_from(TIMEOUT)
+    assert (hello["type"], hello["resync"]) == ("hello", True)
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from(TIMEOUT) == {"type": "pong"}  # served, not crashed
+    await comm.disconnect()
+
+
+async def test_a_socket_that_fails_while_connecting_leaves_nothing_registered(monkeypatch):
+    """Setup is all or nothing: a failure after the hub and presence knew the socket (the
+    snapshot's database read, here) closes it with 1013 and leaves the mitra offline."""
+    from pairing.realtime import consumers, hub
+
+    mitra = await account("mitra")
+    served_before = len(hub.current().sockets)
+
+    def broken_snapshot(user):
+        raise RuntimeError("the database went away mid-connect")
+
+    monkeypatch.setattr(consumers, "snapshot", broken_snapshot)
+    comm = await ws("/ws/mitra/", mitra.token)
+    assert await closed_with(comm) == 1013
+    assert len(hub.current().sockets) == served_before
+    await asyncio.sleep(0.3)  # past the presence write's batching
+    assert await call(presence.online_mitra_ids)([mitra.id]) == set()
+    monkeypatch.undo()
+    comm = await mitra_socket(mitra)  # and the next try is served
+    assert await _online_soon([mitra.id], {mitra.id}) == {mitra.id}
+    await comm.disconnect()
+
+
+async def test_a_stopping_process_closes_its_sockets_with_1012_and_leaves_presence_at_once():
+    from common.shutdown import run_hooks
+
+    mitra, customer = await account("mitra"), await account("customer")
+    mitra_comm, customer_comm = await mitra_socket(mitra), await customer_socket(customer)
+    assert await _online_soon([mitra.id], {mitra.id}) == {mitra.id}
+    await run_hooks()  # what SIGTERM runs in a web process (common.daphne_server)
+    assert await closed_with(mitra_comm) == 1012
+    assert await closed_with(customer_comm) == 1012
+    assert await call(presence.online_mitra_ids)([mitra.id]) == set()  # at once, not after the grace period
+    refused = await ws("/ws/mitra/", mitra.token)  # a socket arriving now is sent elsewhere
+    assert await closed_with(refused) == 1013
