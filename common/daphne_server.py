@@ -20,7 +20,7 @@ from twisted.internet import reactor
 from twisted.internet.interfaces import IListeningPort
 
 from . import shutdown
-from .thirdparty import daphne_access_log, twisted_writes
+from .thirdparty import daphne_access_log, daphne_close_codes, twisted_writes
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ def _on_sigterm(signum, frame) -> None:
 
 def main() -> None:
     daphne_access_log.install()
+    daphne_close_codes.install()
     if eager_writes_enabled():
         twisted_writes.install()
     # Replaces the handler the reactor installs as it starts.

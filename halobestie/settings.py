@@ -142,9 +142,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     if DB_POOL_SIZE and not DATABASES["default"].get("CONN_MAX_AGE"):
         # psycopg's pool, per process: a request borrows a connection instead of opening one
-        # (Django's persistent connections are not meant for ASGI). A broken connection is
-        # checked (Django asks the pool to) and replaced.
+        # (Django's persistent connections are not meant for ASGI).
         _database_options["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
+        # Django asks the pool to check a connection as it is handed out only with health
+        # checks on: a connection the server killed meanwhile is replaced, never handed on.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # A statement waiting on a row lock gives up after this long (503 `unavailable`, the
     # change rolled back) instead of holding the request; 0 waits for ever.
     _database_options["options"] = f"-c lock_timeout={int(os.environ.get('DB_LOCK_TIMEOUT_MS', '3000'))}"

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from appconfig.models import get_config
 
+from .. import clock
 from ..accounts.models import Device
 from ..lifecycle import SessionStatus, effective_status, request_status
 from ..requests.models import ChatRequest
@@ -64,7 +65,7 @@ def push_unproven_offers() -> int:
     config = get_config()
     if not config.push_fallback_seconds:
         return 0
-    now = timezone.now()
+    now = clock.now()
     queued = 0
     for device, session in services.unproven_offer_devices(now=now, after_seconds=config.push_fallback_seconds):
         if services.claim(device=device, session=session, kind=PushKind.NEW_REQUEST, attempt=1) is None:
@@ -93,7 +94,7 @@ def send_push(device_id: int, session_id: str, kind: str, attempt: int, claimed:
         row = services.claim(device=device, session=session, kind=kind, attempt=attempt)
     if row is None:
         return "claimed elsewhere"
-    now = timezone.now()
+    now = clock.now()
     status, _ = effective_status(session, now)
     if kind == PushKind.NEW_REQUEST:
         if status != SessionStatus.PENDING:

@@ -139,12 +139,16 @@ class Hub:
                 _start(socket.heartbeat(newest))
             self.sockets[socket] = newest if socket.last_seq < newest else 0
 
-    async def shut_down(self) -> None:
+    async def shut_down(self, wait_seconds: float = 2) -> None:
         """The process is stopping: every socket closes with 1012 (its app reconnects to
-        another process and resumes), and no new one is served here."""
+        another process and resumes), and no new one is served here. Waits, boundedly, for
+        the close handshakes, so the frames leave before the process does."""
         self.stopping = True
-        sockets, self.sockets = list(self.sockets), {}
+        sockets = list(self.sockets)
         await asyncio.gather(*(socket.close(code=CLOSE_SERVICE_RESTART) for socket in sockets), return_exceptions=True)
+        deadline = self.loop.time() + wait_seconds
+        while self.sockets and self.loop.time() < deadline:
+            await asyncio.sleep(0.05)
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

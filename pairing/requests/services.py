@@ -22,6 +22,7 @@ from appconfig.models import get_config
 from common.errors import NotFound
 from common.thirdparty.django_orm import insert_or_ignore
 
+from .. import clock
 from ..accounts.models import MitraProfile, Role, User
 from ..errors import AlreadyResponded, RequestAlreadyPending, RequestNotPending
 from ..events import outbox
@@ -172,7 +173,7 @@ def create_chat_request(*, customer: User, duration_minutes: int) -> ChatRequest
     """Open a request and offer it to every available mitra (one log row each)."""
     config = get_config()
     with changing():
-        now = timezone.now()
+        now = clock.now()
         session = ChatRequest(
             customer=customer,
             duration_minutes=duration_minutes,
@@ -212,7 +213,7 @@ def create_chat_request(*, customer: User, duration_minutes: int) -> ChatRequest
 def cancel_chat_request(*, customer: User, session_id: UUID) -> ChatRequest:
     with expiry_committed():
         session = lock_session(id=session_id, customer=customer)
-        now = timezone.now()
+        now = clock.now()
         if is_overdue(session, now):
             _expire(session, ExpireReason.TIMEOUT, now)
             raise RefuseAfterCommit(lambda: RequestNotPending(session=presenters.session_object(session)))
@@ -234,7 +235,7 @@ def _lock_answerable(mitra: User, session_id: UUID) -> Offer:
     is resolved; expires an overdue request and refuses once that has committed."""
     offer = _lock_offer(mitra, session_id)
     session = offer.session
-    now = timezone.now()
+    now = clock.now()
     _refuse_if_settled(offer, now)
     if is_overdue(session, now):
         _expire(session, ExpireReason.TIMEOUT, now)
@@ -262,7 +263,7 @@ def accept_chat_request(*, mitra: User, session_id: UUID) -> Offer:
     with expiry_committed():
         offer = _lock_answerable(mitra, session_id)
         session = offer.session
-        now = timezone.now()
+        now = clock.now()
         session.status = SessionStatus.ACTIVE
         session.mitra = mitra
         session.accepted_at = now
@@ -282,7 +283,7 @@ def decline_chat_request(*, mitra: User, session_id: UUID) -> Offer:
     """Record a rejection; when nobody is left to answer, the request expires at once."""
     with expiry_committed():
         offer = _lock_answerable(mitra, session_id)
-        now = timezone.now()
+        now = clock.now()
         _respond(offer, OfferResponse.REJECTED, now)
         send_event_on_commit(
             event_type="chat_request.declined", audiences=[(presenters.request_view(offer, now), [mitra.id])]
@@ -302,7 +303,7 @@ def expire_overdue_requests(*, now: datetime | None = None) -> list[ChatRequest]
     Safe to run concurrently: rows another sweep (or an accept) holds are skipped,
     and a row already expired no longer matches.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     overdue = ChatRequest.objects.filter(overdue_requests(now)).select_related("customer", "mitra")
     return sweep(overdue, lambda session: _expire(session, ExpireReason.TIMEOUT, now))
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from appconfig.models import RuntimeConfig, get_config
 from common.errors import NotFound
 
+from .. import clock
 from ..accounts.models import MitraProfile, User
 from ..errors import AlreadyReviewed, EarlyEndDisabled, SessionNotActive
 from ..events.bus import send_event_on_commit
@@ -77,7 +78,7 @@ def end_session_early(*, mitra: User, session_id: UUID, reason_code: str, reason
         session = lock_session(id=session_id, mitra=mitra)
         # One mitra's early ends queue here, so two at once cannot both slip under the cap.
         locked(MitraProfile.objects.filter(user=mitra)).first()
-        now = timezone.now()
+        now = clock.now()
         if is_time_up(session, now):
             _time_up(session, now, config.closing_grace_seconds)
             raise RefuseAfterCommit(lambda: SessionNotActive(session=presenters.session_object(session)))
@@ -100,7 +101,7 @@ def advance_sessions(*, now: datetime | None = None) -> tuple[list[ChatRequest],
 
     Idempotent and safe to run concurrently, like the request sweep.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     grace_seconds = get_config().closing_grace_seconds
     sessions = ChatRequest.objects.select_related("customer", "mitra")
     started = sweep(sessions.filter(sessions_time_up(now)), lambda session: _time_up(session, now, grace_seconds))

@@ -8,7 +8,13 @@ import sys
 import pytest
 
 from common.daphne_server import eager_writes_enabled
-from common.thirdparty import UnknownLibraryVersion, daphne_access_log, require_version, twisted_writes
+from common.thirdparty import (
+    UnknownLibraryVersion,
+    daphne_access_log,
+    daphne_close_codes,
+    require_version,
+    twisted_writes,
+)
 
 
 def test_an_unknown_version_fails_loudly_naming_the_module():
@@ -18,12 +24,16 @@ def test_an_unknown_version_fails_loudly_naming_the_module():
 
 def test_the_installed_versions_are_known(monkeypatch):
     from daphne import cli
+    from daphne.ws_protocol import WebSocketProtocol
     from twisted.internet import tcp
 
     monkeypatch.setattr(tcp.Connection, "write", tcp.Connection.write)  # undone after the test
     monkeypatch.setattr(cli, "AccessLogGenerator", cli.AccessLogGenerator)
+    monkeypatch.setattr(WebSocketProtocol, "serverClose", WebSocketProtocol.serverClose)
     twisted_writes.install()  # each raises on an unknown version
     daphne_access_log.install()
+    daphne_close_codes.install()
+    assert WebSocketProtocol.serverClose is daphne_close_codes.server_close
     assert tcp.Connection.write is twisted_writes.write_at_once
     assert cli.AccessLogGenerator is daphne_access_log.MaskedAccessLog
 
@@ -50,3 +60,23 @@ def test_eager_writes_can_be_turned_off(monkeypatch, value, enabled):
 
 def test_the_access_log_never_writes_a_token():
     assert daphne_access_log.masked("/api/events/?since=3&token=abc&x=1") == "/api/events/?since=3&token=***&x=1"
+
+
+def test_server_close_codes_go_out_as_close_frames():
+    """autobahn's sendClose refuses 1012 and 1013; the frame-level call sends them."""
+
+    class Protocol:
+        def __init__(self):
+            self.frames, self.closed = [], []
+
+        def sendCloseFrame(self, code=None, isReply=False):
+            self.frames.append(code)
+
+        def sendClose(self, code=None):
+            self.closed.append(code)
+
+    protocol = Protocol()
+    for code in (1012, 1013, 4401):
+        daphne_close_codes.server_close(protocol, code)
+    assert protocol.frames == [1012, 1013]
+    assert protocol.closed == [4401]  # application codes keep daphne's own path

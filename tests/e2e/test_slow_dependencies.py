@@ -137,3 +137,22 @@ def test_a_request_waiting_on_a_held_row_lock_answers_503_in_bounded_time():
         assert waited < 3
         # Nothing changed: the accept goes through once the lock is gone.
         assert mitra.post(f"/api/mitra/chat-requests/{session_id}/accept/").status_code == 200
+
+
+@requires_postgres
+def test_a_killed_pooled_connection_never_reaches_a_request():
+    """Every idle connection of the stack's pools is terminated by the server; half a second
+    later, calls find fresh connections (checked as the pool hands them out): no 503."""
+    with Stack() as stack:
+        mitra = stack.client(stack.login("mitra1"))
+        for _ in range(20):  # every web process's pool holds a few warm connections now
+            assert mitra.get("/api/mitra/me/").status_code == 200
+        with psycopg.connect(stack.database_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
+            ).fetchone()[0]
+        assert killed >= 2
+        time.sleep(0.5)
+        codes = [mitra.get("/api/mitra/me/").status_code for _ in range(30)]
+        assert codes == [200] * 30

@@ -215,6 +215,7 @@ def test_flag_toggled_in_the_admin_counts_on_the_next_call(make_customer, make_m
     assert b"Mitras may end an active session early" in page.content  # the help text
     form = {
         "request_timeout_seconds": "60",
+        "push_fallback_seconds": "5",
         "closing_grace_seconds": "300",
         "early_end_mitra_enabled": "on",
         "early_end_mitra_daily_cap": "3",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,13 +20,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 PROJECT = "fake-project"
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # a push worker's many threads connect at once
+    daemon_threads = True
+
+
 class FakeFCM:
-    def __init__(self) -> None:
+    def __init__(self, delay_seconds: float = 0) -> None:
+        self.delay_seconds = delay_seconds  # how long each send takes, as a slow FCM would
         self.messages: list[dict] = []  # every message FCM was asked to send
         self.token_requests = 0
         self.scripts: dict[str, list[str]] = defaultdict(list)
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -97,8 +104,10 @@ class FakeFCM:
                 payload = json.loads(body)
                 token = payload["message"].get("token", "")
                 answer = fake._answer(token)
+                received = time.time()
                 with fake._lock:
-                    fake.messages.append({**payload, "answer": answer})
+                    fake.messages.append({**payload, "answer": answer, "received_at": received})
+                time.sleep(fake.delay_seconds)
                 if answer == "ok":
                     self._reply(200, {"name": f"projects/{PROJECT}/messages/{len(fake.messages)}"})
                 elif answer == "unregistered":
