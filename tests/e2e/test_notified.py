@@ -207,11 +207,15 @@ def test_two_thousand_slow_pushes_never_hold_up_expiry(tmp_path):
         assert len(lateness) == len(expiring)
         assert sorted(lateness)[max(0, int(len(lateness) * 0.99) - 1)] < 1.5, sorted(lateness)
         deadline = time.monotonic() + 60
-        while sum(1 for m in fake.messages if m["message"]["data"].get("session_id") == storm) < devices:
+        while (
+            len({m["message"]["token"] for m in fake.messages if m["message"]["data"].get("session_id") == storm})
+            < devices
+        ):
             assert time.monotonic() < deadline, "not every push was attempted within the offer's 60 s"
             time.sleep(0.5)
         storm_pushes = [m for m in fake.messages if m["message"]["data"].get("session_id") == storm]
-        assert len(storm_pushes) == devices  # each device once
+        assert len({m["message"]["token"] for m in storm_pushes}) == devices  # every device (a send FCM was too
+        # slow to answer within its bound is retried as the next attempt, so a few may come twice)
         assert max(m["received_at"] for m in storm_pushes) - storm_at < 60
         print(f"expiry lateness p50 {statistics.median(lateness):.3f} s max {max(lateness):.3f} s; last push after "
               f"{max(m['received_at'] for m in storm_pushes) - storm_at:.1f} s")  # fmt: skip
@@ -223,7 +227,7 @@ def test_a_host_whose_clock_is_off_agrees_with_the_database_on_expiry():
     its expiry follow the database's clock, as every other host's would."""
     if not os.path.exists(FAKETIME_LIBRARY):
         pytest.skip("Debian's faketime is not installed")
-    skew = {"LD_PRELOAD": FAKETIME_LIBRARY, "FAKETIME": "-30s", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    skew = {"LD_PRELOAD": FAKETIME_LIBRARY, "FAKETIME": "-30s"}  # monotonic clocks shifted too: sleeps still work
     with Stack(extra_env=skew) as stack:
         stack.manage("appconfig", "request_timeout_seconds=3")
         customer = stack.client(stack.login("customer1"))
