@@ -231,15 +231,13 @@ def test_a_host_whose_clock_is_off_agrees_with_the_database_on_expiry():
     with Stack(extra_env=skew) as stack:
         stack.manage("appconfig", "request_timeout_seconds=3")
         customer = stack.client(stack.login("customer1"))
+        before = time.time()
         created = customer.post("/api/customer/chat-requests/", json={"duration_minutes": 10}).json()
-        db_now = json.loads(stack.manage("shell", "-c", (
-            "import json; from django.db import connection; c = connection.cursor();"
-            "c.execute('SELECT extract(epoch FROM now())'); print(json.dumps(float(c.fetchone()[0])))"
-        )).strip().splitlines()[-1])  # fmt: skip
+        after = time.time()
         requested_at = datetime.fromisoformat(created["requested_at"]).timestamp()
         expires_at = datetime.fromisoformat(created["expires_at"]).timestamp()
-        assert abs(requested_at - time.time()) < 5, "the request's time came from the host's skewed clock"
-        assert abs(db_now - time.time()) < 5
+        # This test's process, on the machine's true clock, sees the times as the database wrote them.
+        assert before - 1 <= requested_at <= after + 1, "the request's time came from the host's skewed clock"
         assert expires_at - requested_at == pytest.approx(3, abs=0.01)
         time.sleep(3 + 2)  # past the deadline by the database's clock, plus a sweep
         status = customer.get(f"/api/customer/chat-requests/{created['session_id']}/").json()
