@@ -146,7 +146,7 @@ else:
         _database_options["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
         # Django asks the pool to check a connection as it is handed out only with health
         # checks on: a connection the server killed meanwhile is replaced, never handed on.
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("DB_CHECK_CONNECTIONS", "1") != "0"
     # A statement waiting on a row lock gives up after this long (503 `unavailable`, the
     # change rolled back) instead of holding the request; 0 waits for ever.
     _database_options["options"] = f"-c lock_timeout={int(os.environ.get('DB_LOCK_TIMEOUT_MS', '3000'))}"
