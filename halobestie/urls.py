@@ -7,8 +7,7 @@ from django.views.defaults import bad_request, page_not_found, server_error
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from common import errors
-from common.health import health
+from common import errors, health
 
 admin.site.site_header = "Halobestie admin"
 admin.site.site_title = "Halobestie admin"
@@ -24,7 +23,9 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[], authentication_classes=[]),
         name="api-docs",
     ),
-    path("api/health/", health, name="health"),
+    path("api/health/live", health.live, name="health-live"),
+    path("api/health/ready", health.ready, name="health-ready"),
+    path("api/health/", health.ready, name="health"),  # the address probes used before live/ready
     path("api/control-center/", include("activity.api_urls")),
     path("api/", include("appconfig.urls")),
     path("api/", include("pairing.urls")),
