@@ -40,3 +40,19 @@ class AsciiIntegerField(forms.IntegerField):
         if number is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return number
+
+
+class IdConverter:
+    """`<id:name>` in a URL: a row's id, ASCII digits that fit a bigint. Django's `<int:...>`
+    matches any run of digits, so an id of 30 digits reached the database."""
+
+    regex = f"[0-9]{{1,{MAX_DIGITS}}}"
+
+    def to_python(self, value: str) -> int:
+        number = parse_int(value, min_value=1)
+        if number is None:
+            raise ValueError(value)  # Django reads this as "this URL does not match"
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(value)

@@ -2,12 +2,15 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.defaults import bad_request, page_not_found, server_error
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common import errors, health
+from common.integers import IdConverter
+
+register_converter(IdConverter, "id")  # before the apps' URLs, which use `<id:...>`
 
 admin.site.site_header = "Halobestie admin"
 admin.site.site_title = "Halobestie admin"
