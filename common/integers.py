@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.db import models
 
 MAX_DIGITS = 18  # 10**18 - 1 < 2**63: a bigint column can hold every value that parses
 BIGINT_MAX = 2**63 - 1
@@ -40,6 +41,14 @@ class AsciiIntegerField(forms.IntegerField):
         if number is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return number
+
+
+def ascii_integer_formfield(db_field, **kwargs):
+    """A model form's field for `db_field`, with `AsciiIntegerField` for an integer column
+    (a ModelForm's formfield_callback)."""
+    if isinstance(db_field, models.IntegerField):
+        kwargs["form_class"] = AsciiIntegerField
+    return db_field.formfield(**kwargs)
 
 
 class IdConverter:

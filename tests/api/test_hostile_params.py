@@ -9,7 +9,9 @@ import time
 from urllib.parse import quote
 
 import pytest
+from django.core.management import CommandError, call_command
 
+from appconfig.models import RuntimeConfig
 from pairing.models import User
 from tests.support import make_account
 
@@ -195,3 +197,18 @@ def test_ascii_digits_are_read(staff_client, seeded):
         assert staff_client.get(url.format(value, ayu=ayu)).status_code == 200, url
     for url in PAGE_NUMBERS:
         assert staff_client.get(url.format("1", ayu=ayu)).status_code == 200, url
+
+
+@pytest.mark.parametrize("value", NOT_ASCII_INTEGERS, ids=ascii)
+def test_an_integer_in_the_config_form_is_ascii_digits_or_the_forms_error(staff_client, value):
+    """The admin's config form and `manage.py appconfig`, which validates as the admin does."""
+    config = RuntimeConfig.load()
+    url = f"/admin/appconfig/runtimeconfig/{config.pk}/change/"
+    data = {"request_timeout_seconds": value, "closing_grace_seconds": "300", "early_end_mitra_daily_cap": "3"}
+    page = staff_client.post(url, data)
+    assert page.status_code == 200 and b"Enter a whole number." in page.content, (value, page.status_code)
+    with pytest.raises(CommandError, match=r"request_timeout_seconds: Enter a whole number\."):
+        call_command("appconfig", f"request_timeout_seconds={value}")
+    assert RuntimeConfig.load().request_timeout_seconds == config.request_timeout_seconds
+    assert staff_client.post(url, {**data, "request_timeout_seconds": "45"}).status_code == 302
+    assert RuntimeConfig.load().request_timeout_seconds == 45
