@@ -209,12 +209,15 @@ def serve() -> int:
     if missing:
         raise SystemExit(f"serve needs {' and '.join(missing)}: a deployment names its own database and Redis.")
     check = subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--check"], cwd=BASE_DIR, capture_output=True
-    )
-    if check.returncode != 0:
+        [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--check"],
+        cwd=BASE_DIR, capture_output=True, text=True,
+    )  # fmt: skip
+    if check.returncode == 1 and not check.stderr.strip():  # migrate --check's "unapplied" answer
         raise SystemExit(
             "serve: the database has unapplied migrations; run the release step first: python manage.py migrate"
         )
+    if check.returncode != 0:
+        raise SystemExit(f"serve: could not check the database's migrations:\n{check.stderr.strip()}")
     return _serve()
 
 
