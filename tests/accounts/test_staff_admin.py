@@ -178,3 +178,12 @@ def test_a_superuser_may_make_a_staff_member_superuser(client, accounts):
     assert client.post(password, form).status_code == 302
     colleague.refresh_from_db()
     assert colleague.check_password("set-by-root-789")
+
+
+def test_staff_change_their_own_password_with_the_current_one(staff_session, accounts):
+    url = "/admin/password_change/"
+    form = form_of(staff_session, url)
+    form.update(old_password=["pw-boss-123"], new_password1=["mine-alone-4567"], new_password2=["mine-alone-4567"])
+    assert staff_session.post(url, form).status_code == 302
+    boss = User.objects.get(username="boss")
+    assert boss.check_password("mine-alone-4567")
