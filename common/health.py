@@ -8,6 +8,11 @@
   working without Redis (contract section 11), so a Redis outage must not take every
   node out of the load balancer at once.
 
+They are answered by `HealthCheckMiddleware`, first in the chain: before any middleware
+reads the Host header (a load balancer probes with the node's address, which ALLOWED_HOSTS
+rightly does not list: that was a 400), and off the thread every other sync view shares
+(a probe waiting on a hung database must not hold up the process's other requests).
+
 Every answer comes within `PROBE_SECONDS` even when a server accepts the connection and
 then says nothing (a hung Redis or PostgreSQL): Redis is asked with socket timeouts; the
 database probe runs in a thread of its own that the view waits for at most that long, and
@@ -23,6 +28,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from time import monotonic
 
 import redis
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -96,3 +102,31 @@ def ready(request: HttpRequest) -> JsonResponse:
     checks["database"] = _database(probe, PROBE_SECONDS - 0.05 - (monotonic() - started))
     ready = checks["database"] == "ok"
     return JsonResponse({"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503)
+
+
+PROBES = {"/api/health/live": live, "/api/health/ready": ready, "/api/health/": ready}
+
+
+class HealthCheckMiddleware:
+    """Answers the health paths itself; every other request goes on down the chain."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if self.async_mode:
+            return self.__acall__(request)
+        probe = PROBES.get(request.path_info)
+        return probe(request) if probe is not None else self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest):
+        probe = PROBES.get(request.path_info)
+        if probe is None:
+            return await self.get_response(request)
+        return await sync_to_async(probe, thread_sensitive=False)(request)

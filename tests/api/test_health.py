@@ -5,10 +5,12 @@ replies). The database going away is tested on the real stack (tests/e2e/test_he
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
-from django.test import override_settings
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient, Client, override_settings
 
 from tests.support.redis_server import RedisServer
 
@@ -59,3 +61,22 @@ def test_a_redis_that_is_gone_is_degraded_but_still_ready(transactional_db, clie
         response, seconds = timed_get(client, "/api/health/ready")
     assert response.status_code == 200 and response.json()["redis"] == "degraded"
     assert seconds < 1.0, seconds
+
+
+@pytest.mark.parametrize("client_class", [Client, AsyncClient], ids=["sync path", "async path (daphne's)"])
+def test_a_load_balancer_probing_with_the_nodes_address_gets_its_answer(transactional_db, client_class):
+    """Load balancers send the node's address as Host, which ALLOWED_HOSTS does not list."""
+    client = client_class(HTTP_HOST="10.0.0.5")
+    with override_settings(ALLOWED_HOSTS=["halobestie.example"]):
+        answers = {path: _sent(client.get(path)) for path in ("/api/health/live", "/api/health/ready", "/api/v")}
+    assert answers["/api/health/live"].status_code == 200
+    assert answers["/api/health/ready"].status_code == 200 and answers["/api/health/ready"].json()["database"] == "ok"
+    assert answers["/api/v"].status_code == 400  # every other path still checks the Host
+
+
+def _sent(response):
+    return async_to_sync(_awaited)(response) if asyncio.iscoroutine(response) else response
+
+
+async def _awaited(pending):
+    return await pending
