@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from common.days import day_start
+from common.integers import AsciiIntegerField, parse_int
 from common.messages import EARLY_END_REASONS, STAFF_REASON_LABELS
 from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, OfferResponse, SessionStatus
 from pairing.models import ChatRequest, Offer, Role, SessionClosure, User
@@ -69,8 +70,7 @@ class MitraChoiceField(forms.ModelMultipleChoiceField):
         """Ids are checked as ids before the database sees them: 10**30 is not an id
         (SQLite cannot even bind it), it is a form error."""
         for pk in value if isinstance(value, list | tuple) else ():
-            text = str(pk)
-            if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**63):
+            if parse_int(str(pk), min_value=1) is None:
                 raise forms.ValidationError(
                     self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
                 )
@@ -256,13 +256,19 @@ RESPONSE_CHOICES = [(r.value, r.label) for r in OfferResponse] + [(PENDING, "Pen
 YES_NO = [("yes", "yes"), ("no", "no")]
 
 
+class HourFilter(django_filters.Filter):
+    """An hour of the day, 0..23, in ASCII digits (any other digit, or `hour=1e1`, is a form error)."""
+
+    field_class = AsciiIntegerField
+
+
 class HourOfDay(django_filters.FilterSet):
     """`hour=0..23`: rows whose time falls in that hour of the day (control center's time zone)."""
 
-    hour = django_filters.NumberFilter(method="filter_hour", min_value=0, max_value=23)
+    hour = HourFilter(method="filter_hour", min_value=0, max_value=23)
 
     def filter_hour(self, queryset, name, value):
-        return queryset.filter(**{f"{self.time_field}__hour": int(value)}) if value is not None else queryset
+        return queryset.filter(**{f"{self.time_field}__hour": value}) if value is not None else queryset
 
 
 class LogFilter(RangeFilter, HourOfDay):

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from common import spreadsheet
 from common.errors import DomainError
+from common.integers import parse_int
 from common.messages import ERROR_MESSAGES
 from pairing.accounts.auth import IsStaff
 from pairing.models import ChatRequest, Offer, Role, SessionClosure, User
@@ -70,6 +71,12 @@ class LoginView(auth_views.LoginView):
     template_name = "control_center/login.html"
     redirect_authenticated_user = False
     authentication_form = StaffAuthenticationForm
+
+
+def page_number(request: HttpRequest) -> int:
+    """The `page` asked for; anything but ASCII digits is the first page, as Django's
+    paginator treats any other word (a number past the end is the last page)."""
+    return parse_int(request.GET.get("page"), min_value=1) or 1
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -166,7 +173,7 @@ def mitra_detail(request: HttpRequest, mitra_id: int) -> HttpResponse:
     if request.GET.get("format") == "rows":
         return _log_csv(rows, mitra.username, (date_from, date_to))
     days = selectors.daily_counts(rows, selectors.days_between(date_from, date_to))
-    page = Paginator(selectors.mitra_log(mitra, rows), LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.mitra_log(mitra, rows), LOG_PAGE_SIZE).get_page(page_number(request))
     row = selectors.mitra_activity(date_from, date_to, [mitra.id]).rows[0]
     context.update(
         {
@@ -196,7 +203,7 @@ def _rows_behind(request: HttpRequest, filter_class, queryset, active: str) -> d
     context = {"filter": filterset, "active": active, "valid": filterset.is_valid(),
                "quick_ranges": quick_ranges(params)}  # fmt: skip
     if context["valid"]:
-        page = Paginator(filterset.qs, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(filterset.qs, LOG_PAGE_SIZE).get_page(page_number(request))
         context.update(dates=filterset.dates(), page=page)
     return context
 

@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.db import models
 
 from common.admin import ReadOnlyAdmin
+from common.integers import AsciiIntegerField
 
 from .models import ConfigChange, RuntimeConfig
 from .services import save_config
@@ -23,6 +25,7 @@ class RuntimeConfigAdmin(admin.ModelAdmin):
         ),
     ]
     readonly_fields = ["updated_at"]
+    formfield_overrides = {models.PositiveIntegerField: {"form_class": AsciiIntegerField}}  # ASCII digits only
     list_display = [
         "__str__",
         "request_timeout_seconds",

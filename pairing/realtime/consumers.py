@@ -19,6 +19,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from common.integers import parse_int
+
 from ..accounts.auth import user_for_token
 from ..accounts.models import Role, User
 from ..events import outbox
@@ -54,10 +56,9 @@ def _token_from_scope(scope: dict[str, Any]) -> str | None:
 
 
 def parse_since(value: str | None) -> int | None:
-    """A non-negative integer in ASCII digits, or None (which makes the server resync)."""
-    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 18:
-        return None
-    return int(value)
+    """A non-negative integer in ASCII digits (contract section 12), or None (which makes
+    the server resync)."""
+    return parse_int(value)
 
 
 @database_sync_to_async

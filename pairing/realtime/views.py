@@ -14,10 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import ERROR
+from common.integers import parse_int
 
 from ..events import outbox
 from . import delivery
-from .consumers import parse_since, snapshot
+from .consumers import snapshot
 
 
 class EventsResultSerializer(serializers.Serializer):
@@ -35,7 +36,7 @@ class EventsView(APIView):
         responses={200: EventsResultSerializer, 400: ERROR},
     )
     def get(self, request: Request) -> Response:
-        since = parse_since(request.query_params.get("since"))
+        since = parse_int(request.query_params.get("since"))  # ASCII digits only (common/integers.py)
         if since is None:
             raise ValidationError({"since": ["A non-negative integer is required."]})
         latest, stored = outbox.events_since(request.user.id, since)

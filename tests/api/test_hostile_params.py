@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import time
+from urllib.parse import quote
 
 import pytest
+from django.core.management import CommandError, call_command
 
+from appconfig.models import RuntimeConfig
 from pairing.models import User
 from tests.support import make_account
 
@@ -125,3 +128,87 @@ def test_csv_cells_are_never_formulas_and_numbers_are_rounded(seeded, staff_clie
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row.values() if cell)
     rates = [row["acceptance_rate"] for row in rows if row["acceptance_rate"]]
     assert rates and all(len(rate.partition(".")[2]) <= 4 for rate in rates)
+
+
+# --- integers: ASCII digits only (contract section 12) ------------------------------
+
+# Each a number to Python's int() or str.isdigit(), or close to one, and none of them
+# ASCII digits: superscript two, Arabic-Indic three, fullwidth one, signs, a space,
+# an exponent, hex, NUL, and a number no bigint holds.
+NOT_ASCII_INTEGERS = ["\u00b2", "\u0663", "\uff11", "+1", "-0", " 1", "1e3", "0x10", "\x00", "1" * 30]
+API_INTEGERS = [
+    ("/api/events/?since={}", "mitra", "since"),
+    ("/api/control-center/mitra-activity/?mitra={}", "staff", "mitra"),
+]
+FORM_INTEGERS = [  # a page whose form shows the error (400), as for any other bad filter
+    "/control-center/mitra-activity/?mitra={}",
+    "/control-center/log/?mitra={}",
+    "/control-center/log/?hour={}",
+    "/control-center/requests/?mitra={}",
+    "/control-center/requests/?hour={}",
+    "/control-center/hours/?mitra={}",
+    "/control-center/force-closes/?mitra={}",
+]
+PAGE_NUMBERS = [  # not a page number: the first page, as Django's paginator does for any word
+    "/control-center/log/?page={}",
+    "/control-center/requests/?page={}",
+    "/control-center/mitra-activity/{ayu}/?page={}",
+]
+PATH_IDS = [  # an id in the path that is not ASCII digits matches no URL, or no object
+    ("/control-center/mitra-activity/{}/", 404),
+    ("/admin/pairing/user/{}/change/", 302),  # the admin's "does not exist" notice
+    ("/admin/pairing/offer/{}/change/", 302),
+]
+
+
+@pytest.mark.parametrize("value", NOT_ASCII_INTEGERS, ids=ascii)
+def test_an_integer_parameter_is_ascii_digits_or_400_invalid(seeded, value):
+    accounts = {"staff": make_account("staff"), "mitra": seeded["ayu"]}
+    for url, role, name in API_INTEGERS:
+        response = accounts[role].get(url.format(quote(value)))
+        assert response.status_code == 400, (url, value, response.status_code)
+        error = response.json()["error"]
+        assert error["code"] == "invalid" and name in error["fields"], (url, value, error)
+
+
+@pytest.mark.parametrize("value", NOT_ASCII_INTEGERS, ids=ascii)
+def test_an_integer_in_a_pages_form_is_ascii_digits_or_the_forms_error(staff_client, seeded, value):
+    for url in FORM_INTEGERS:
+        response = staff_client.get(url.format(quote(value), ayu=seeded["ayu"].id))
+        assert response.status_code == 400, (url, value, response.status_code)
+        assert b'class="error" role="alert"' in response.content, (url, value)
+    for url in PAGE_NUMBERS:
+        response = staff_client.get(url.format(quote(value), ayu=seeded["ayu"].id))
+        assert response.status_code == 200 and response.context["page"].number == 1, (url, value)
+    for url, status in PATH_IDS:
+        response = staff_client.get(url.format(quote(value, safe="")))
+        assert response.status_code == status, (url, value, response.status_code)
+    review = staff_client.post(f"/control-center/force-closes/{quote(value, safe='')}/review/", {"note": "x"})
+    assert review.status_code == 404, (value, review.status_code)
+
+
+def test_ascii_digits_are_read(staff_client, seeded):
+    """The same parameters with ASCII digits work: the refusals above are about the digits."""
+    mitra, ayu = seeded["ayu"], seeded["ayu"].id
+    assert mitra.get("/api/events/?since=0").json()["resync"] is False
+    assert make_account("staff").get(f"/api/control-center/mitra-activity/?mitra={ayu}").status_code == 200
+    for url in FORM_INTEGERS:
+        value = "3" if "hour=" in url else str(ayu)
+        assert staff_client.get(url.format(value, ayu=ayu)).status_code == 200, url
+    for url in PAGE_NUMBERS:
+        assert staff_client.get(url.format("1", ayu=ayu)).status_code == 200, url
+
+
+@pytest.mark.parametrize("value", NOT_ASCII_INTEGERS, ids=ascii)
+def test_an_integer_in_the_config_form_is_ascii_digits_or_the_forms_error(staff_client, value):
+    """The admin's config form and `manage.py appconfig`, which validates as the admin does."""
+    config = RuntimeConfig.load()
+    url = f"/admin/appconfig/runtimeconfig/{config.pk}/change/"
+    data = {"request_timeout_seconds": value, "closing_grace_seconds": "300", "early_end_mitra_daily_cap": "3"}
+    page = staff_client.post(url, data)
+    assert page.status_code == 200 and b"Enter a whole number." in page.content, (value, page.status_code)
+    with pytest.raises(CommandError, match=r"request_timeout_seconds: Enter a whole number\."):
+        call_command("appconfig", f"request_timeout_seconds={value}")
+    assert RuntimeConfig.load().request_timeout_seconds == config.request_timeout_seconds
+    assert staff_client.post(url, {**data, "request_timeout_seconds": "45"}).status_code == 302
+    assert RuntimeConfig.load().request_timeout_seconds == 45

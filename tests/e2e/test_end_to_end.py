@@ -1,8 +1,15 @@
-"""The real stack (daphne, Celery worker and beat, Redis) over real HTTP and WebSockets."""
+"""The real stack (daphne, Celery worker and beat, Redis) over real HTTP and WebSockets.
+
+Each case runs against both starts: `make run`'s (one launcher, demo accounts) and the
+production shape (the release step, accounts made with `create_account`, then two
+`launcher serve` hosts on one PostgreSQL database and one Redis). On two hosts the
+customers use host A and the mitras host B, so every request crosses hosts: created on
+A, offered to mitras connected to B, accepted there, told to the customer on A."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,10 +24,18 @@ pytestmark = pytest.mark.e2e
 FRAME_TIMEOUT = 10
 
 
-@pytest.fixture(scope="module")
-def stack():
-    with Stack() as running:
+CUSTOMER_HOST, MITRA_HOST = 0, -1  # the same host when there is one
+
+
+@pytest.fixture(scope="module", params=["make run", "production, two hosts"])
+def stack(request):
+    production = request.param != "make run"
+    with Stack(production=production, hosts=2 if production else 1) as running:
         yield running
+
+
+def host_of(name: str) -> int:
+    return MITRA_HOST if name.startswith("mitra") else CUSTOMER_HOST
 
 
 def receive(ws, event: str) -> dict:
@@ -35,20 +50,23 @@ def test_events_reach_every_socket_across_processes(stack):
 
 
 def _events_scenario(stack, open_socket):
-    tokens = {name: stack.login(name) for name in ("mitra1", "mitra2", "mitra3", "customer1", "customer2")}
+    names = ("mitra1", "mitra2", "mitra3", "customer1", "customer2")
+    tokens = {name: stack.login(name, host=host_of(name)) for name in names}
+    ws_url = {name: stack.hosts[host_of(name)].ws_url for name in names}
     mitras = {
-        name: open_socket(f"{stack.ws_url}/ws/mitra/?token={tokens[name]}") for name in ("mitra1", "mitra2", "mitra3")
+        name: open_socket(f"{ws_url[name]}/ws/mitra/?token={tokens[name]}") for name in ("mitra1", "mitra2", "mitra3")
     }
     customer_ws = open_socket(
-        f"{stack.ws_url}/ws/customer/", additional_headers={"Authorization": f"Token {tokens['customer1']}"}
+        f"{ws_url['customer1']}/ws/customer/", additional_headers={"Authorization": f"Token {tokens['customer1']}"}
     )
-    customer2_ws = open_socket(f"{stack.ws_url}/ws/customer/?token={tokens['customer2']}")
+    customer2_ws = open_socket(f"{ws_url['customer2']}/ws/customer/?token={tokens['customer2']}")
     for ws in mitras.values():
         assert receive(ws, "hello")["data"] == {"pending": []}
     for ws in (customer_ws, customer2_ws):
         assert receive(ws, "hello")["data"] == {}
-    customer, customer2 = stack.client(tokens["customer1"]), stack.client(tokens["customer2"])
-    mitra1 = stack.client(tokens["mitra1"])
+    customer = stack.client(tokens["customer1"], host=CUSTOMER_HOST)
+    customer2 = stack.client(tokens["customer2"], host=CUSTOMER_HOST)
+    mitra1 = stack.client(tokens["mitra1"], host=MITRA_HOST)
 
     # new → taken / accepted / session.accepted
     session_id = customer.post("/api/customer/chat-requests/", json={"duration_minutes": 15}).json()["session_id"]
@@ -82,14 +100,14 @@ def _events_scenario(stack, open_socket):
         assert expired["data"]["my_response"] == "ignored"
     assert receive(customer2_ws, "session.expired")["data"]["expire_reason"] == "timeout"
     assert time.monotonic() - started < 6
-    rows = stack.client(tokens["mitra2"]).get("/api/mitra/chat-requests/history/").json()["results"]
+    rows = stack.client(tokens["mitra2"], host=MITRA_HOST).get("/api/mitra/chat-requests/history/").json()["results"]
     assert rows[0]["session_id"] == session_id and rows[0]["response"] == "ignored"
 
     # A reconnecting app rebuilds its queue from hello.
     stack.manage("appconfig", "request_timeout_seconds=60")
     session_id = customer2.post("/api/customer/chat-requests/", json={"duration_minutes": 10}).json()["session_id"]
     mitras["mitra3"].close()
-    again = open_socket(f"{stack.ws_url}/ws/mitra/?token={tokens['mitra3']}")
+    again = open_socket(f"{ws_url['mitra3']}/ws/mitra/?token={tokens['mitra3']}")
     assert [v["session_id"] for v in receive(again, "hello")["data"]["pending"]] == [session_id]
     again.send(json.dumps({"type": "ping"}))
     assert json.loads(again.recv(timeout=FRAME_TIMEOUT)) == {"type": "pong"}
@@ -149,3 +167,46 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+SIGN_IN_PAGES = ["/control-center/login/", "/admin/login/"]
+FAILURE_LIMIT = 5  # LOGIN_FAILURE_LIMIT's default
+ATTEMPTS = 20
+
+
+def _wrong_password(stack, path: str, username: str, attempt: int) -> httpx.Response:
+    """One wrong password; on several hosts, each attempt at the next host (locks are the
+    database's, so they hold across hosts)."""
+    url = stack.hosts[attempt % len(stack.hosts)].url
+    if path.startswith("/api/"):
+        return httpx.post(f"{url}{path}", json={"username": username, "password": "wrong"}, timeout=30)
+    with httpx.Client(base_url=url, timeout=30) as browser:
+        form = browser.get(path).text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+        return browser.post(path, data={"username": username, "password": "wrong", "csrfmiddlewaretoken": token})
+
+
+@pytest.mark.parametrize("path", ["/api/auth/token/", *SIGN_IN_PAGES])
+def test_every_locked_sign_in_answers_the_lock_through_the_real_server(stack, path):
+    username = f"intruder-{path.strip('/').replace('/', '-')}"
+    statuses = []
+    for attempt in range(1, ATTEMPTS + 1):
+        response = _wrong_password(stack, path, username, attempt)
+        statuses.append(response.status_code)
+        if attempt in (FAILURE_LIMIT, FAILURE_LIMIT + 1, ATTEMPTS):  # reaches the limit, the next, the 20th
+            assert response.status_code == 429, (path, attempt, response.text[:500])
+            if path.startswith("/api/"):
+                assert response.json()["error"]["code"] == "throttled" and int(response.headers["Retry-After"]) > 0
+            else:
+                assert "Too many sign-in attempts" in response.text
+    before = 400 if path.startswith("/api/") else 200
+    assert statuses == [before] * (FAILURE_LIMIT - 1) + [429] * (ATTEMPTS - FAILURE_LIMIT + 1), statuses
+
+
+def test_the_production_start_creates_no_account_and_applies_nothing(stack):
+    if not stack.production:
+        pytest.skip("make run's start creates the demo accounts by design")
+    for host in stack.hosts:
+        log = host.log()
+        assert "Demo accounts" not in log and "Applying " not in log, log
+    assert "Created staff account 'staff'" not in "".join(host.log() for host in stack.hosts)

@@ -14,8 +14,8 @@ import pytest
 from websockets.sync.client import connect
 
 from devtools.stack import Stack
-from tests.e2e.test_faults import RedisServer
 from tests.support import requires_postgres
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +71,7 @@ def test_a_hung_redis_holds_no_answer_and_loses_no_event():
             calls: list[tuple[str, int, float]] = []
             reads: list[tuple[str, int, float]] = []
             try:
-                redis_server.hang()
+                redis_server.pause()
                 hung_until = time.monotonic() + HUNG_SECONDS
                 while time.monotonic() < hung_until:
                     created = timed(calls, "create", lambda: customer1.post(

@@ -6,6 +6,7 @@ from django.forms import modelform_factory
 
 from appconfig.models import RuntimeConfig
 from appconfig.services import save_config
+from common.integers import ascii_integer_formfield
 
 
 class Command(BaseCommand):
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             config = RuntimeConfig.objects.select_for_update().get(pk=RuntimeConfig.load().pk)
             # The admin's own form, so the command validates exactly as the admin does.
-            form_class = modelform_factory(RuntimeConfig, fields=names)
+            form_class = modelform_factory(RuntimeConfig, fields=names, formfield_callback=ascii_integer_formfield)
             data = {name: self._format(getattr(config, name)) for name in names}
             data.update(changes)
             for name in names:
