@@ -16,7 +16,7 @@ import sys
 from daphne import cli
 from daphne.access import AccessLogGenerator
 
-from . import eager_writes
+from . import eager_writes, logs, metrics
 
 SECRET_PARAMETER = re.compile(r"(?i)([?&](?:token|key|password|secret|api_key|access_token)=)[^&#\s]*")
 
@@ -34,6 +34,8 @@ class MaskedAccessLog(AccessLogGenerator):
 
 def main() -> None:
     cli.AccessLogGenerator = MaskedAccessLog  # the class daphne's CLI builds its logger from
+    cli.AccessLogGenerator = logs.access_log_class(MaskedAccessLog)  # JSON records with LOG_FORMAT=json
+    metrics.process_started("web")
     eager_writes.install()
     sys.argv[0] = "daphne"
     cli.CommandLineInterface.entrypoint()

@@ -182,6 +182,8 @@ def run() -> int:
     port = os.environ.get("PORT", "8000")
     worker = f"halobestie-{port}@{socket.gethostname()}"
     sockets_dir = Path(tempfile.mkdtemp(prefix="halobestie-web-"))
+    # Every process's Prometheus metrics, read together by the metrics process (common/metrics.py).
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="halobestie-metrics-")
     with embedded_redis() as redis_url:
         os.environ["REDIS_URL"] = redis_url
         _manage("migrate", "--noinput", "-v", "0")
@@ -197,10 +199,14 @@ def run() -> int:
             for i, path in enumerate(private)
         ]
         celery = [str(BIN / "celery"), "-A", "halobestie"]
+        if os.environ.get("LOG_FORMAT", "").lower() == "json":
+            celery.append("--quiet")  # no banner: every line is a JSON object
         children += [
             Child("worker", [*celery, "worker", "-l", "warning", "-c", "2", "-n", worker]),
             Child("beat", [*celery, "beat", "-l", "warning", "--schedule", str(RUN_DIR / f"beat-schedule-{port}")]),
         ]
+        if os.environ.get("METRICS_PORT"):  # private: METRICS_ADDR, loopback unless set
+            children.append(Child("metrics", [sys.executable, "-m", "common.metrics_server"]))
         for child in children:
             child.start()
         stopping = False
@@ -229,6 +235,7 @@ def run() -> int:
         _stop([child.process for child in children if child.process is not None])
         listener.close()
         shutil.rmtree(sockets_dir, ignore_errors=True)
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     return 0
 
 

@@ -14,3 +14,11 @@ class PairingConfig(AppConfig):
         subscribe(publish)
         subscribe(push_on_event)
         watch_for_staff(tell_staff)
+
+        # Metrics subscribe too (each domain's metrics.py); the request id follows tasks.
+        from common.logs import connect_celery
+
+        from .metrics import connect as connect_metrics
+
+        connect_metrics()
+        connect_celery()

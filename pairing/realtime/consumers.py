@@ -27,7 +27,7 @@ from ..requests import presenters
 from ..requests import selectors as request_selectors
 from ..requests import services as request_services
 from ..requests.models import DeliveredVia
-from . import delivery, hub, presence
+from . import delivery, hub, metrics, presence
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +142,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
     async def _hello(self, resync: bool) -> None:
         latest, data, offered = await database_sync_to_async(snapshot)(self.user)
         top = {"seq": latest, "resync": True} if resync else {"seq": latest}
+        metrics.hello_sent(resync)
         await self._send(delivery.frame("hello", encode(data), **top))
         self.last_seq = latest
         self.offers = [(latest, session_id) for session_id in offered]
@@ -159,6 +160,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
         if upto <= self.last_seq:
             return True
         stored = await database_sync_to_async(outbox.events_after)(self.user.id, self.last_seq, upto)
+        metrics.gap_filled(stored)
         if stored is None:
             await self._hello(resync=True)
             return False

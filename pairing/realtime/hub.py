@@ -34,7 +34,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from ..events import outbox
-from . import delivery
+from . import delivery, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ DELIVERED_HERE_KEPT = 1000
 def register(socket: Socket) -> None:
     loop = asyncio.get_running_loop()
     _sockets.setdefault(loop, {})[socket] = 0
+    metrics.socket_opened(socket)
     _threads[loop] = threading.get_ident()
     if loop not in _tasks or _tasks[loop].done():
         _tasks[loop] = loop.create_task(_watch(loop))
@@ -120,6 +121,7 @@ async def deliver(loop: asyncio.AbstractEventLoop, message: dict) -> None:
             await socket.send_event(seq, text, message)  # no gap, nothing in flight: daphne queues it
         except Exception:  # one closing socket must not cost the others their event
             logger.info("event not sent to a socket of user %s", socket.user.id, exc_info=True)
+    metrics.fanout_passed(message)
 
 
 def serving_loop() -> asyncio.AbstractEventLoop | None:
@@ -157,6 +159,7 @@ def _echo(loop: asyncio.AbstractEventLoop, message: dict[str, Any]) -> bool:
 
 def unregister(socket: Socket) -> None:
     _sockets.get(asyncio.get_running_loop(), {}).pop(socket, None)
+    metrics.socket_closed(socket)
 
 
 async def _watch(loop: asyncio.AbstractEventLoop) -> None:

@@ -36,7 +36,7 @@ from ..lifecycle import (
     overdue_requests,
 )
 from ..locking import Refusal, expiry_committed, locked, sweep
-from . import presenters, selectors
+from . import metrics, presenters, selectors
 from .models import ChatRequest, DeliveredVia, Offer
 
 
@@ -327,6 +327,7 @@ def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
     )
     if marked:
         tell_staff_on_commit(what="offer.delivered")
+        metrics.offers_delivered(via, marked)
     return marked
 
 
@@ -335,8 +336,12 @@ def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) ->
     offer = selectors.offer_for_mitra(mitra, session_id)
     now = timezone.now()
     with transaction.atomic():
-        Offer.objects.filter(pk=offer.pk, delivered_at__isnull=True).update(delivered_at=now, delivered_via=via)
+        delivered = Offer.objects.filter(pk=offer.pk, delivered_at__isnull=True).update(
+            delivered_at=now, delivered_via=via
+        )
+        metrics.offers_delivered(via, delivered)
         if Offer.objects.filter(pk=offer.pk, seen_at__isnull=True).update(seen_at=now):
             tell_staff_on_commit(what="offer.seen")
+            metrics.offer_seen()
     offer.refresh_from_db(fields=["delivered_at", "delivered_via", "seen_at"])
     return offer
