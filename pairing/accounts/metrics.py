@@ -6,8 +6,11 @@ from typing import Any
 
 from common import metrics
 
-LOCKOUTS = metrics.counter("signin_lockouts_total", "Sign-ins refused by a lock (too many failures), by where.",
-                           ["where"])  # fmt: skip
+LOCKOUTS = metrics.counter(
+    "signin_lockouts_total",
+    "Sign-ins refused by a lock: the failure that reaches the limit and each try while locked, by where.",
+    ["where"],
+)
 for _where in ("api", "pages"):
     LOCKOUTS.labels(_where)
 

@@ -204,6 +204,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
         found = delivery.frame_for(message, self.user.id, self.socket_id)
         if found is not None:
             await self.send_event(*found, message)
+            metrics.fanout_passed(message)
 
     def ready_for(self, seq: int) -> bool:
         """Whether `seq` can go out now without waiting: the next one, nothing in flight."""

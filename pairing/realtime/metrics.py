@@ -16,7 +16,8 @@ SOCKETS = metrics.gauge("websocket_connections", "Open app sockets, by role, one
                         ["role"], mode="liveall")  # fmt: skip
 FANOUT_LATENCY = metrics.histogram(
     "fanout_latency_seconds",
-    "From an event's commit (its outbox write) to this process's last socket send of its broadcast.",
+    "From an event's commit (its outbox write) to the last socket send of its broadcast in this process"
+    " (or, for an event to a few users' own groups, to each of their sockets' send).",
     buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
 )
 CATCH_UPS = metrics.counter("socket_catch_ups_total", "Gaps a socket filled from the outbox before sending on.")
