@@ -201,15 +201,12 @@ def scrape_registry() -> CollectorRegistry:
 
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     registry = CollectorRegistry()
+    registry.register(HostCollector(path))  # first: it drops the live gauges of exited processes
     if path:
         MultiProcessCollector(registry, path)
     else:  # this process's own (a test, a shell)
         registry.register(REGISTRY)
-    registry.register(HostCollector(path))
     for dotted in getattr(settings, "METRICS_COLLECTORS", []):
         # The server answers each scrape in a thread of its own: its database connection ends with it.
         registry.register(GuardedCollector(dotted.rsplit(".", 1)[-1], import_string(dotted)(), connections.close_all))
     return registry
-
-
-__all__ = ["REGISTRY", "counter", "gauge", "histogram", "observe_request", "process_started"]
