@@ -19,7 +19,7 @@ from daphne import cli
 from twisted.internet import reactor
 from twisted.internet.interfaces import IListeningPort
 
-from . import shutdown
+from . import logs, metrics, shutdown
 from .thirdparty import daphne_access_log, daphne_close_codes, twisted_writes
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,9 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def main() -> None:
-    daphne_access_log.install()
+    daphne_access_log.install(as_json=logs.json_logs())
     daphne_close_codes.install()
+    metrics.process_started("web")
     if eager_writes_enabled():
         twisted_writes.install()
     # Replaces the handler the reactor installs as it starts.

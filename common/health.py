@@ -32,6 +32,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.urls import resolve
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -123,10 +124,14 @@ class HealthCheckMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         probe = PROBES.get(request.path_info)
-        return probe(request) if probe is not None else self.get_response(request)
+        if probe is None:
+            return self.get_response(request)
+        request.resolver_match = resolve(request.path_info)  # named in the logs and metrics as routed
+        return probe(request)
 
     async def __acall__(self, request: HttpRequest):
         probe = PROBES.get(request.path_info)
         if probe is None:
             return await self.get_response(request)
+        request.resolver_match = resolve(request.path_info)
         return await sync_to_async(probe, thread_sensitive=False)(request)

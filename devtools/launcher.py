@@ -236,6 +236,9 @@ def _serve() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
     worker = f"halobestie-{port}@{socket.gethostname()}"
+    # Every process's Prometheus metrics, read together by the metrics process (common/metrics.py).
+    metrics_dir = Path(tempfile.mkdtemp(prefix="halobestie-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     with _private_sockets_dir() as sockets_dir:
         listener = _listening_socket(host, int(port))
         fd = listener.fileno()
@@ -248,6 +251,8 @@ def _serve() -> int:
             for i, path in enumerate(private)
         ]
         celery = [str(BIN / "celery"), "-A", "halobestie"]
+        if os.environ.get("LOG_FORMAT", "").lower() == "json":
+            celery.append("--quiet")  # no banner: every line is a JSON object
         queue = os.environ.get("CELERY_QUEUE", "halobestie")  # as settings.CELERY_TASK_DEFAULT_QUEUE
         pushes = os.environ.get("PUSH_CONCURRENCY", "64")
         children += [
@@ -272,6 +277,8 @@ def _serve() -> int:
             ),
             Child("beat", [*celery, "beat", "-l", "warning", "--schedule", str(RUN_DIR / f"beat-schedule-{port}")]),
         ]
+        if os.environ.get("METRICS_PORT"):  # private: METRICS_ADDR, loopback unless set
+            children.append(Child("metrics", [sys.executable, "-m", "common.metrics_server"]))
         for child in children:
             child.start()
         stopping = False
@@ -298,6 +305,7 @@ def _serve() -> int:
             time.sleep(0.2)
         print("Stopping…", flush=True)
         _stop([child.process for child in children if child.process is not None])
+        shutil.rmtree(metrics_dir, ignore_errors=True)
         listener.close()
     return 0
 

@@ -13,6 +13,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
+from common.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -85,7 +87,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "common.health.HealthCheckMiddleware",  # first: a load balancer's probe needs no Host check (common/health.py)
+    "common.logs.RequestContextMiddleware",  # first: the request id and the HTTP metrics see everything
+    # Before the Host check: a load balancer probes with the node's address (common/health.py).
+    "common.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -316,13 +320,15 @@ FCM_ENDPOINT_BASE = os.environ.get("FCM_ENDPOINT_BASE", "https://fcm.googleapis.
 FCM_MAX_ATTEMPTS = int(os.environ.get("FCM_MAX_ATTEMPTS", "4"))
 FCM_RETRY_BASE_SECONDS = float(os.environ.get("FCM_RETRY_BASE_SECONDS", "1"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.request": {"level": "ERROR"},
-        "django.channels.server": {"level": "WARNING"},
-    },
-}
+# Plain text by default; LOG_FORMAT=json writes one JSON object a line, with the request
+# id and the user id (common/logs.py).
+LOGGING = logging_config(os.environ.get("LOG_LEVEL", "INFO"))
+
+# Prometheus (common/metrics.py): read at each scrape of the metrics process, beside what
+# every process counts. The launcher serves them on METRICS_ADDR:METRICS_PORT when set.
+METRICS_COLLECTORS = [
+    "common.metrics.CeleryQueueCollector",
+    "pairing.events.metrics.OutboxCollector",
+    "pairing.realtime.metrics.MitrasCollector",
+    "pairing.requests.metrics.OverdueCollector",
+]

@@ -20,3 +20,11 @@ class PairingConfig(AppConfig):
         # A web process that stops closes its sockets with 1012 and leaves presence at once.
         on_shutdown(hub.shut_down)
         on_shutdown(presence.leave_all)
+
+        # Metrics subscribe too (each domain's metrics.py); the request id follows tasks.
+        from common.logs import connect_celery
+
+        from .metrics import connect as connect_metrics
+
+        connect_metrics()
+        connect_celery()

@@ -26,6 +26,7 @@ from common.thirdparty.django_orm import insert_or_ignore
 from ..accounts.models import Device
 from ..lifecycle import SessionStatus
 from ..requests.models import ChatRequest, Offer
+from . import metrics
 from .fcm import Message, fcm_client
 from .models import PushAttempt, PushKind, PushStatus
 
@@ -95,6 +96,7 @@ def complete(row: PushAttempt, status: str, error: str = "", message_id: str = "
     PushAttempt.objects.filter(
         session=row.session, device=row.device, kind=row.kind, attempt=row.attempt, status=PushStatus.SENDING
     ).update(status=row.status, error=row.error, fcm_message_id=row.fcm_message_id)
+    metrics.attempt_completed(row.kind, row.status)
     return row
 
 

@@ -28,7 +28,7 @@ from ..events.bus import encode
 from ..requests import presenters
 from ..requests import selectors as request_selectors
 from ..requests import services as request_services
-from . import delivery, hub, presence
+from . import delivery, hub, metrics, presence
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +147,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
     async def _hello(self, resync: bool) -> None:
         latest, data = await database_sync_to_async(snapshot)(self.user)
         top = {"seq": latest, "resync": True} if resync else {"seq": latest}
+        metrics.hello_sent(resync)
         await self._send(delivery.frame("hello", encode(data), **top))
         self.last_seq = latest
 
@@ -163,6 +164,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
         if upto <= self.last_seq:
             return True
         stored = await database_sync_to_async(outbox.events_after)(self.user.id, self.last_seq, upto)
+        metrics.gap_filled(stored)
         if stored is None:
             await self._hello(resync=True)
             return False
@@ -201,6 +203,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
         found = delivery.frame_for(message, self.user.id, self.socket_id)
         if found is not None:
             await self.send_event(*found, message)
+            metrics.fanout_passed(message)
 
     def ready_for(self, seq: int) -> bool:
         """Whether `seq` can go out now without waiting: the next one, nothing in flight."""

@@ -64,6 +64,7 @@ def message(event: Event) -> dict[str, Any]:
         "head": _head(event.type, event.created_at),
         "event_type": event.type,
         "session_id": event.session_id,
+        "committed_at": event.created_at.timestamp() if event.created_at else None,  # for the fan-out latency
         "audiences": audiences,
     }
 

@@ -34,7 +34,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from ..events import outbox
-from . import delivery
+from . import delivery, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -169,11 +169,13 @@ def register(socket: Socket) -> None:
     if hub.stopping:
         raise RuntimeError("this process is shutting down")
     hub.sockets[socket] = 0
+    metrics.socket_opened(socket)
     hub.start()
 
 
 def unregister(socket: Socket) -> None:
-    current().sockets.pop(socket, None)
+    if current().sockets.pop(socket, None) is not None:
+        metrics.socket_closed(socket)
 
 
 async def listening() -> None:
@@ -196,6 +198,7 @@ async def deliver(loop: asyncio.AbstractEventLoop, message: dict) -> None:
             await socket.send_event(seq, text, message)  # no gap, nothing in flight: daphne queues it
         except Exception:  # one closing socket must not cost the others their event
             logger.info("event not sent to a socket of user %s", socket.user.id, exc_info=True)
+    metrics.fanout_passed(message)
 
 
 def serving_loop() -> asyncio.AbstractEventLoop | None:

@@ -36,7 +36,7 @@ from ..lifecycle import (
     overdue_requests,
 )
 from ..locking import RefuseAfterCommit, expiry_committed, locked, sweep
-from . import presenters, selectors
+from . import metrics, presenters, selectors
 from .models import ChatRequest, DeliveredVia, Offer
 
 
@@ -79,12 +79,14 @@ def _respond(offer: Offer, response: str, now: datetime) -> None:
     if written != 1:  # the session lock makes this unreachable; never overwrite a response
         raise AlreadyResponded(request=presenters.request_view(offer))
     if offer.delivered_at is None:
-        Offer.objects.filter(pk=offer.pk, delivered_at__isnull=True).update(
+        delivered = Offer.objects.filter(pk=offer.pk, delivered_at__isnull=True).update(
             delivered_at=now, delivered_via=DeliveredVia.RESPONSE
         )
+        metrics.offers_delivered(DeliveredVia.RESPONSE, delivered)
         offer.delivered_at, offer.delivered_via = now, DeliveredVia.RESPONSE
     if offer.seen_at is None:
-        Offer.objects.filter(pk=offer.pk, seen_at__isnull=True).update(seen_at=now)
+        if Offer.objects.filter(pk=offer.pk, seen_at__isnull=True).update(seen_at=now):
+            metrics.offer_seen()
         offer.seen_at = now
     offer.response = response
     offer.responded_at = now
@@ -320,6 +322,7 @@ def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
     )
     if marked:
         tell_staff_on_commit(what="offer.delivered")
+        metrics.offers_delivered(via, marked)
     return marked
 
 
@@ -345,8 +348,12 @@ def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) ->
     offer = selectors.offer_for_mitra(mitra, session_id)
     now = timezone.now()
     with transaction.atomic():
-        Offer.objects.filter(pk=offer.pk, delivered_at__isnull=True).update(delivered_at=now, delivered_via=via)
+        delivered = Offer.objects.filter(pk=offer.pk, delivered_at__isnull=True).update(
+            delivered_at=now, delivered_via=via
+        )
+        metrics.offers_delivered(via, delivered)
         if Offer.objects.filter(pk=offer.pk, seen_at__isnull=True).update(seen_at=now):
             tell_staff_on_commit(what="offer.seen")
+            metrics.offer_seen()
     offer.refresh_from_db(fields=["delivered_at", "delivered_via", "seen_at"])
     return offer
