@@ -11,6 +11,7 @@ from pairing.lifecycle import SessionStatus
 from pairing.models import ChatRequest
 
 from .selectors import request_timeline
+from .templatetags.activity import seconds_after
 
 
 def _clock(value) -> str | None:
@@ -24,6 +25,10 @@ def request_state(session: ChatRequest) -> dict:
         "expire_reason": session.get_expire_reason_display() if session.expire_reason else "",
         "pending": session.status == SessionStatus.PENDING,
         "expires_at": session.expires_at.isoformat(),
+        "mitra": {"name": session.mitra.name, "url": reverse("control-center:mitra-detail", args=[session.mitra_id])}
+        if session.mitra_id
+        else None,
+        "to_accept": seconds_after(session.accepted_at, session.requested_at),
         "timeline": [
             {
                 "at": timezone.localtime(entry.at).isoformat(),

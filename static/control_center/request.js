@@ -29,6 +29,10 @@
     offset = Date.parse(state.now) - Date.now();
     statusEl.className = "pill " + state.status;
     statusEl.textContent = state.status + (state.expire_reason ? " · " + state.expire_reason : "");
+    var mitra = document.getElementById("request-mitra");
+    mitra.textContent = state.mitra ? "" : "—";
+    if (state.mitra) mitra.appendChild(el("a", state.mitra.name, {href: state.mitra.url}));
+    document.getElementById("request-to-accept").textContent = state.to_accept;
     timeline.textContent = "";
     state.timeline.forEach(function (entry) {
       var item = el("li");

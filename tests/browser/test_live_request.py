@@ -56,6 +56,9 @@ def test_a_request_page_counts_down_and_shows_the_accept_live(stack):
         page.wait_for_selector("#timeline li:has-text('Session started')", timeout=WAIT_MS)
         assert page.locator("#countdown").is_hidden()
         assert page.locator("#offers-body .pill.accepted").count() == 1
+        assert page.inner_text("#request-mitra") == "Bestie Citra" and page.inner_text("#request-to-accept").endswith(
+            " s"
+        )
         assert page.evaluate("window.loadedOnce") is True
         shot(page, "request-live-375-accepted")
         assert_accessible(page, "a request's page after a live update at 375 px")
