@@ -131,7 +131,8 @@ HOURS: list[Column] = [
     ("Cancelled", lambda r: r.cancelled),
     ("Acceptance", lambda r: percent(r.accepted, r.requests)),
     ("Offers", lambda r: r.offers),
-    ("Response rate", lambda r: percent(r.answered, r.offers)),
+    ("Delivered", lambda r: r.delivered),
+    ("Response rate", lambda r: percent(r.delivered_answered, r.delivered)),
 ]
 
 
