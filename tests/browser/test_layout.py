@@ -5,6 +5,7 @@ on the way clips it), its first column stays in view meanwhile, no label reads
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,21 @@ def test_labels_read_right_and_checkboxes_sit_beside_their_words(list_pages, liv
     page.goto(f"{live_server.url}/control-center/log/?response=accepted&response=pending")
     ticked = page.locator("fieldset label.check", has=page.locator("input:checked")).all_inner_texts()
     assert [t.strip() for t in ticked] == ["Accepted", "Pending (no answer yet)"]
+
+
+LABEL_BOXES = """() => Array.from(document.querySelectorAll("svg.chart text.tick[text-anchor=middle]"))
+    .filter(t => getComputedStyle(t).display !== "none")
+    .map(t => { const b = t.getBoundingClientRect(); return {text: t.textContent, left: b.left, right: b.right}; })"""
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_chart_labels_do_not_run_into_each_other(list_pages, seeded, live_server, chromium, width):
+    page = new_page(chromium, WIDTHS[width])
+    sign_in(page, live_server.url, "boss", "boss-password-1", "/control-center/live/")
+    for path in (f"/control-center/mitra-activity/{seeded['ayu'].id}/", "/control-center/hours/"):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_selector("svg.chart")
+        boxes = sorted(page.evaluate(LABEL_BOXES), key=lambda b: b["left"])
+        assert len(boxes) >= 4, (path, boxes)
+        for before, after in pairwise(boxes):
+            assert before["right"] + 2 <= after["left"], (path, width, before, after)  # a gap, not "11 Nov15 Nov"
