@@ -74,8 +74,29 @@ def snapshot() -> dict:
         "mitras": mitras,
         "board": board,
         "alerts": alerts(pending, mitras, board, config, now),
+        "expired_recently": expired_recently(now),
         "today": health.__dict__,
     }
+
+
+EXPIRED_SHOWN = 10
+
+
+def expired_recently(now) -> list[dict]:
+    """The requests that expired in the alert window, newest first: a request that leaves
+    "Waiting now" unanswered is still on the page, with why."""
+    rows = (
+        ChatRequest.objects.filter(status=SessionStatus.EXPIRED, expired_at__gte=now - ALERT_WINDOW)
+        .select_related("customer").annotate(
+            offered=Count("offers"), delivered=Count("offers", filter=Q(offers__delivered_at__isnull=False))
+        ).order_by("-expired_at")[:EXPIRED_SHOWN]
+    )  # fmt: skip
+    return [
+        {"id": str(r.id), "url": reverse("control-center:request", args=[r.id]), "customer": r.customer.name,
+         "expired_at": r.expired_at.isoformat(), "reason": r.get_expire_reason_display() if r.expire_reason else "",
+         "offered": r.offered, "delivered": r.delivered}
+        for r in rows
+    ]  # fmt: skip
 
 
 def alerts(pending: list[dict], mitras: dict, board: list[dict], config: RuntimeConfig, now) -> list[dict]:

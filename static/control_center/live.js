@@ -176,8 +176,23 @@
     });
   });
 
+  function renderExpired(expired) {
+    var list = document.getElementById("expired-recently");
+    list.textContent = "";
+    document.getElementById("expired-count").textContent = expired.length;
+    if (!expired.length) { list.appendChild(el("li", "None.", {"class": "muted"})); return; }
+    expired.forEach(function (request) {
+      var item = el("li", null, {"data-request": request.id});
+      item.appendChild(el("a", request.id.slice(0, 8) + "…", {href: request.url, "class": "mono-link"}));
+      item.appendChild(document.createTextNode(" " + clock(request.expired_at) + " · " + request.customer + " · "));
+      item.appendChild(el("small", (request.reason || "expired") + " · offered " + request.offered + ", delivered " + request.delivered));
+      list.appendChild(item);
+    });
+  }
+
   function render(state) {
     offset = Date.parse(state.now) - Date.now();
+    renderExpired(state.expired_recently);
     renderAlerts(state.alerts);
     renderPending(state);
     renderMitras(state.mitras);

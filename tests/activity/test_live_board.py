@@ -94,5 +94,6 @@ def test_expiries_in_the_last_15_minutes_alert_at_the_threshold():
     set_config(alert_expired_per_15_minutes=3)
     expiries = [a for a in live.snapshot()["alerts"] if a["kind"] == "expiries"]
     assert len(expiries) == 1 and expiries[0]["text"].startswith("3 requests expired")
+    assert len(live.snapshot()["expired_recently"]) == 3  # shown on the page, not just gone
     set_config(alert_expired_per_15_minutes=4)
     assert "expiries" not in _kinds(live.snapshot())
