@@ -37,6 +37,7 @@
     state.timeline.forEach(function (entry) {
       var item = el("li");
       item.appendChild(el("time", entry.shown, {datetime: entry.at}));
+      item.appendChild(document.createTextNode(" "));
       item.appendChild(el("span", entry.what, {"class": "what"}));
       if (entry.who) { item.appendChild(document.createTextNode(" ")); item.appendChild(el("span", entry.who, {"class": "who"})); }
       if (entry.detail) { item.appendChild(document.createTextNode(" ")); item.appendChild(el("small", entry.detail)); }
