@@ -91,12 +91,14 @@
   // The mitra board, sorted by the header last chosen (state, then name, by default).
   var STATES = {in_session: "in a session", available: "available", switched_off: "online, switched off", offline: "offline"};
   var ORDER = {in_session: 0, available: 1, switched_off: 2, offline: 3};
-  var sortKey = "state", sortUp = true, board = [];
+  var sortKey = "state", sortUp = true, board = [], timeZone;
 
   function clock(iso) {
     if (!iso) return "—";
     var at = new Date(iso);
-    return at.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false});
+    // In the control center's time zone, like every time the server writes, not the browser's.
+    return at.toLocaleTimeString("en-GB", {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+                                           timeZone: timeZone});
   }
 
   function left(iso) {
@@ -192,6 +194,7 @@
 
   function render(state) {
     offset = Date.parse(state.now) - Date.now();
+    timeZone = state.time_zone;
     renderExpired(state.expired_recently);
     renderAlerts(state.alerts);
     renderPending(state);

@@ -40,7 +40,8 @@ def staff_pages(boss, seeded):
         "hours": ("/control-center/hours/", "svg.chart"),
         "force-closes": ("/control-center/force-closes/", "table.closures"),
         "search": ("/control-center/search/?q=Display", "h1"),
-        "not-found": ("/control-center/requests/0000/", "h1"),
+        "short-id": ("/control-center/requests/0000/", "h1"),
+        "not-found": ("/control-center/no-such-page/", "h1"),
         "admin": ("/admin/", "#content"),
     }
 

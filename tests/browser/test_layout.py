@@ -92,6 +92,9 @@ def test_every_column_can_be_brought_into_view(list_pages, live_server, chromium
         page.goto(f"{live_server.url}{path}")
         page.wait_for_selector(marker)
         assert_fits(page, f"{name} at {width}")
+        menu = page.evaluate("(n => [n.scrollWidth, n.clientWidth])(document.querySelector('.topbar nav'))")
+        if menu[0] > menu[1] + 1:
+            problems.append(f"{name} at {width} px: the top bar's menu is cut ({menu[0]} > {menu[1]} px)")
         for table in page.evaluate(REACH):
             where = f"{name} at {width} px, table {table['table']}"
             if table["clippedBy"]:
