@@ -31,6 +31,8 @@ PENDING_SHOWN = 200  # requests listed at once; the count is always whole
 # An offer younger than this may still be on its way: it does not count as undelivered yet.
 ACK_GRACE_SECONDS = 10
 ALERT_WINDOW = timedelta(minutes=15)
+# How far back the board looks for a mitra's last answer (the log index covers this range).
+LAST_ANSWER_WINDOW = timedelta(days=30)
 
 
 def snapshot() -> dict:
@@ -149,7 +151,7 @@ def mitra_board(mitras: dict, config: RuntimeConfig, now) -> list[dict]:
     }  # fmt: skip
     shown = [mitra_id for mitra_id, (group, _) in state_of.items() if group != "offline" or mitra_id in figures]
     last_answer = dict(
-        Offer.objects.filter(mitra_id__in=shown, responded_at__isnull=False).order_by().values("mitra_id")
+        Offer.objects.filter(mitra_id__in=shown, notified_at__gte=now - LAST_ANSWER_WINDOW, responded_at__isnull=False).order_by().values("mitra_id")
         .annotate(last=Max("responded_at")).values_list("mitra_id", "last")
     )  # fmt: skip
     sessions = defaultdict(list)

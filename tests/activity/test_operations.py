@@ -104,7 +104,7 @@ def test_a_requests_timeline_tells_what_happened_in_order(make_customer, make_mi
     assert ended.status_code == 200, ended.content
     client.force_login(staff.user)
     html = client.get(f"/control-center/requests/{session_id}/").content.decode()
-    timeline = html[html.index('<ol class="timeline">') : html.index("</ol>")]
+    timeline = html[html.index('<ol class="timeline"') : html.index("</ol>")]
     steps = [re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", item))).strip()
              for item in re.findall(r"<li>(.*?)</li>", timeline, flags=re.S)]  # fmt: skip
     whats = [re.sub(r"^\S+ \S+ ", "", step) for step in steps]
