@@ -151,8 +151,8 @@ def mitra_board(mitras: dict, config: RuntimeConfig, now) -> list[dict]:
     }  # fmt: skip
     shown = [mitra_id for mitra_id, (group, _) in state_of.items() if group != "offline" or mitra_id in figures]
     last_answer = dict(
-        Offer.objects.filter(mitra_id__in=shown, notified_at__gte=now - LAST_ANSWER_WINDOW, responded_at__isnull=False).order_by().values("mitra_id")
-        .annotate(last=Max("responded_at")).values_list("mitra_id", "last")
+        Offer.objects.filter(mitra_id__in=shown, notified_at__gte=now - LAST_ANSWER_WINDOW, responded_at__isnull=False)
+        .order_by().values("mitra_id").annotate(last=Max("responded_at")).values_list("mitra_id", "last")
     )  # fmt: skip
     sessions = defaultdict(list)
     for session in ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra_id__in=shown).order_by(
