@@ -71,10 +71,18 @@ def daily_stacked_bars(days: list[dict]) -> dict:
             if h:
                 y -= h
                 bars.append(Bar(x, y, slot * 0.7, h, color, f"{day['day']:%d %b}: {day[name]} {name}"))
+    indexes = _label_indexes(len(days))
     labels = [
-        {"x": LEFT + i * slot + slot / 2, "text": _day_label(days[i]["day"], today)} for i in _label_indexes(len(days))
+        {"x": LEFT + i * slot + slot / 2, "text": _day_label(days[i]["day"], today), "minor": _minor(n, len(indexes))}
+        for n, i in enumerate(indexes)
     ]
     return {**chart, "bars": bars, "labels": labels, "series": SERIES}
+
+
+def _minor(position: int, count: int) -> bool:
+    """Every other label counted back from the last (today), which a phone hides: at the
+    phone's larger font, eight labels ran into each other ("11 Nov15 Nov")."""
+    return (count - 1 - position) % 2 == 1
 
 
 def _day_label(day: date, today: date) -> str:
@@ -93,5 +101,8 @@ def hourly_bars(rows: list) -> dict:
             h = plot_h * value / top
             if h:
                 bars.append(Bar(x, base - h, slot * 0.7, h, color, f"{row.hour:02d}:00: {value} {what}"))
-    labels = [{"x": LEFT + i * slot + slot / 2, "text": f"{rows[i].hour:02d}"} for i in range(0, len(rows), 3)]
+    labels = [
+        {"x": LEFT + i * slot + slot / 2, "text": f"{rows[i].hour:02d}", "minor": (i // 3) % 2 == 1}
+        for i in range(0, len(rows), 3)
+    ]
     return {**chart, "bars": bars, "labels": labels, "series": [("requests", "#c5cae9"), ("accepted", "#2e7d32")]}

@@ -133,15 +133,25 @@ class RangeFilterForm(forms.Form):
 
 
 QUICK_RANGES = [("Today", 1), ("7 days", 7), ("30 days", 30)]
+DAY_INPUT = {"placeholder": "YYYY-MM-DD", "pattern": r"\d{4}-\d{2}-\d{2}", "inputmode": "numeric", "size": 10,
+             "autocomplete": "off", "title": "A day as YYYY-MM-DD"}  # fmt: skip
 
 
 def with_range_shown(params: QueryDict) -> QueryDict:
     """The page's parameters with the default days written in, so the date inputs show
     the range in force instead of staying empty."""
     params = params.copy()
-    if not params.get("date_to") and not params.get("date_from"):
-        date_from, date_to = range_of(None, None)
-        params["date_from"], params["date_to"] = date_from.isoformat(), date_to.isoformat()
+    given = {}
+    for name in ("date_from", "date_to"):
+        try:
+            given[name] = date.fromisoformat(params[name]) if params.get(name) else None
+        except ValueError:
+            return params  # the form says what is wrong with it
+    date_from, date_to = range_of(given["date_from"], given["date_to"])
+    if given["date_from"] is None:  # "To" alone: the 30 days up to it, written in
+        params["date_from"] = max(date_from, EARLIEST_DAY).isoformat()
+    if given["date_to"] is None:
+        params["date_to"] = date_to.isoformat()
     return params
 
 
@@ -171,12 +181,14 @@ class RangeFilter(django_filters.FilterSet):
     """Date range and mitras; subclasses name the time column the range applies to."""
 
     time_field = "notified_at"
+    # Text inputs in the page's own YYYY-MM-DD, not the browser's locale date picker,
+    # whose mm/dd/yyyy sat beside dates written otherwise.
     date_from = django_filters.DateFilter(
-        method="filter_nothing", label="From", widget=forms.DateInput(attrs={"type": "date"}),
+        method="filter_nothing", label="From", widget=forms.DateInput(attrs=DAY_INPUT, format="%Y-%m-%d"),
         input_formats=["%Y-%m-%d"],
     )  # fmt: skip
     date_to = django_filters.DateFilter(
-        method="filter_nothing", label="To", widget=forms.DateInput(attrs={"type": "date"}),
+        method="filter_nothing", label="To", widget=forms.DateInput(attrs=DAY_INPUT, format="%Y-%m-%d"),
         input_formats=["%Y-%m-%d"],
     )  # fmt: skip
     mitra = MitraFilter("mitra")
@@ -218,7 +230,9 @@ class RangeFilter(django_filters.FilterSet):
 class ActivityFilter(RangeFilter):
     """Mitra Request Activity: the log rows notified in the range, and the sort column."""
 
-    sort = django_filters.ChoiceFilter(choices=SORT_CHOICES, method="filter_nothing", empty_label="(default)")
+    sort = django_filters.ChoiceFilter(
+        choices=SORT_CHOICES, method="filter_nothing", empty_label="(default)", label="Sort"
+    )
 
     def sort_column(self) -> str:
         return self.form.cleaned_data.get("sort") or "-notified"
@@ -231,7 +245,7 @@ class ClosureFilter(RangeFilter):
     mitra = MitraFilter("initiator")
     reason = django_filters.ChoiceFilter(
         choices=[(code, STAFF_REASON_LABELS[code]) for code in EARLY_END_REASONS], field_name="reason_code",
-        empty_label="(any reason)",
+        empty_label="(any reason)", label="Reason",
     )  # fmt: skip
     flagged = django_filters.BooleanFilter(
         field_name="needs_review", label="Flagged for review only",
@@ -265,7 +279,7 @@ class HourFilter(django_filters.Filter):
 class HourOfDay(django_filters.FilterSet):
     """`hour=0..23`: rows whose time falls in that hour of the day (control center's time zone)."""
 
-    hour = HourFilter(method="filter_hour", min_value=0, max_value=23)
+    hour = HourFilter(method="filter_hour", min_value=0, max_value=23, label="Hour of the day")
 
     def filter_hour(self, queryset, name, value):
         return queryset.filter(**{f"{self.time_field}__hour": value}) if value is not None else queryset
@@ -276,10 +290,10 @@ class LogFilter(RangeFilter, HourOfDay):
     response yet), whether the offer was delivered, seen or answered."""
 
     response = django_filters.MultipleChoiceFilter(
-        choices=RESPONSE_CHOICES, method="filter_response", widget=forms.CheckboxSelectMultiple
+        choices=RESPONSE_CHOICES, method="filter_response", widget=forms.CheckboxSelectMultiple, label="Response"
     )
-    delivered = django_filters.ChoiceFilter(choices=YES_NO, method="filter_set", empty_label="(any)")
-    seen = django_filters.ChoiceFilter(choices=YES_NO, method="filter_set", empty_label="(any)")
+    delivered = django_filters.ChoiceFilter(choices=YES_NO, method="filter_set", empty_label="(any)", label="Delivered")
+    seen = django_filters.ChoiceFilter(choices=YES_NO, method="filter_set", empty_label="(any)", label="Seen")
 
     @staticmethod
     def filter_response(queryset, name, values):
@@ -311,15 +325,28 @@ REQUEST_OUTCOMES = {
 class RequestFilter(RangeFilter, HourOfDay):
     """Requests made in the range (broadcast health's rows), by outcome and accepting mitra."""
 
-    time_field = "requested_at"
     outcome = django_filters.ChoiceFilter(
-        choices=[(name, name) for name in REQUEST_OUTCOMES], method="filter_outcome", empty_label="(any)"
+        choices=[(name, name) for name in REQUEST_OUTCOMES],
+        method="filter_outcome",
+        empty_label="(any)",
+        label="Outcome",
     )
+    day_of = django_filters.ChoiceFilter(
+        choices=[("requested", "the request"), ("accepted", "the accept")], method="filter_nothing",
+        empty_label=None, label="Dates are of",
+    )  # fmt: skip
+    customer = django_filters.NumberFilter(field_name="customer_id", label="Customer user_id", min_value=1,
+                                           max_value=2**63 - 1)  # fmt: skip
 
     class Meta:
         model = ChatRequest
         fields: list[str] = []
         form = RangeFilterForm
+
+    @property
+    def time_field(self) -> str:  # type: ignore[override]
+        chosen = self.form.cleaned_data.get("day_of") if hasattr(self.form, "cleaned_data") else None
+        return "accepted_at" if chosen == "accepted" else "requested_at"
 
     @staticmethod
     def filter_outcome(queryset, name, value):

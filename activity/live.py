@@ -8,15 +8,17 @@ the page renders it and counts down locally, so nothing in the browser polls.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from appconfig.models import RuntimeConfig, get_config
 from common.days import day_start
 from pairing.lifecycle import ACTIVE_SESSION_STATUSES, OfferResponse, SessionStatus
-from pairing.models import ChatRequest, MitraProfile, Role, User
+from pairing.models import ChatRequest, Device, MitraProfile, Offer, Role, User
 from pairing.realtime.presence import online_mitra_ids
 
 from . import selectors
@@ -26,8 +28,16 @@ logger = logging.getLogger(__name__)
 PENDING_SHOWN = 200  # requests listed at once; the count is always whole
 
 
+# An offer younger than this may still be on its way: it does not count as undelivered yet.
+ACK_GRACE_SECONDS = 10
+ALERT_WINDOW = timedelta(minutes=15)
+# How far back the board looks for a mitra's last answer (the log index covers this range).
+LAST_ANSWER_WINDOW = timedelta(days=30)
+
+
 def snapshot() -> dict:
     now = timezone.now()
+    config = get_config()
     waiting = (
         ChatRequest.objects.filter(status=SessionStatus.PENDING)  # overdue ones too, until the sweep says so
         .select_related("customer")
@@ -56,14 +66,155 @@ def snapshot() -> dict:
     ]
     today = timezone.localdate()
     health = selectors.broadcast_health(day_start(today), day_start(today + timedelta(days=1)))
+    mitras = mitra_states()
+    board = mitra_board(mitras, config, now)
     return {
         "now": now.isoformat(),
         "time_zone": timezone.get_current_timezone_name(),
         "pending": pending,
         "pending_count": len(pending) if len(pending) < PENDING_SHOWN else waiting.count(),
-        "mitras": mitra_states(),
+        "mitras": mitras,
+        "board": board,
+        "alerts": alerts(pending, mitras, board, config, now),
+        "expired_recently": expired_recently(now),
         "today": health.__dict__,
     }
+
+
+EXPIRED_SHOWN = 10
+
+
+def expired_recently(now) -> list[dict]:
+    """The requests that expired in the alert window, newest first: a request that leaves
+    "Waiting now" unanswered is still on the page, with why."""
+    rows = (
+        ChatRequest.objects.filter(status=SessionStatus.EXPIRED, expired_at__gte=now - ALERT_WINDOW)
+        .select_related("customer").annotate(
+            offered=Count("offers"), delivered=Count("offers", filter=Q(offers__delivered_at__isnull=False))
+        ).order_by("-expired_at")[:EXPIRED_SHOWN]
+    )  # fmt: skip
+    return [
+        {"id": str(r.id), "url": reverse("control-center:request", args=[r.id]), "customer": r.customer.name,
+         "expired_at": r.expired_at.isoformat(), "reason": r.get_expire_reason_display() if r.expire_reason else "",
+         "offered": r.offered, "delivered": r.delivered}
+        for r in rows
+    ]  # fmt: skip
+
+
+def alerts(pending: list[dict], mitras: dict, board: list[dict], config: RuntimeConfig, now) -> list[dict]:
+    """What needs a person now, each with its threshold (runtime config, editable in the admin)."""
+    found = []
+    wait = config.alert_undelivered_wait_seconds
+    for request in pending:
+        waited = (now - datetime.fromisoformat(request["requested_at"])).total_seconds()
+        if request["delivered"] == 0 and waited >= wait:
+            found.append({"kind": "undelivered_request", "url": request["url"],
+                          "text": f"Request {request['id'][:8]} has waited {waited:.0f} s and no mitra's app has "
+                                  f"acknowledged its offer (alert after {wait} s)."})  # fmt: skip
+    recent = ChatRequest.objects.filter(requested_at__gte=now - ALERT_WINDOW).count()
+    if mitras["presence_known"] and not mitras["available"] and (pending or recent):
+        found.append({"kind": "no_mitra_available", "url": reverse("control-center:live"),
+                      "text": f"No mitra is available, and {recent} request{'s' if recent != 1 else ''} "
+                              f"came in the last 15 minutes."})  # fmt: skip
+    expired = ChatRequest.objects.filter(status=SessionStatus.EXPIRED, expired_at__gte=now - ALERT_WINDOW).count()
+    if expired >= config.alert_expired_per_15_minutes:
+        today = timezone.localdate().isoformat()
+        found.append({"kind": "expiries",
+                      "url": f"{reverse('control-center:requests')}?date_from={today}&date_to={today}&outcome=expired",
+                      "text": f"{expired} requests expired in the last 15 minutes "
+                              f"(alert at {config.alert_expired_per_15_minutes})."})  # fmt: skip
+    for row in board:
+        if row["not_acknowledging"]:
+            found.append({"kind": "not_acknowledging", "url": row["url"],
+                          "text": f"{row['name']}'s app has not acknowledged the last {row['undelivered_in_a_row']} "
+                                  f"offers (alert at {config.alert_undelivered_in_a_row} in a row)."})  # fmt: skip
+    return found
+
+
+def mitra_board(mitras: dict, config: RuntimeConfig, now) -> list[dict]:
+    """One row per mitra that is online or had offers today: state and since when (a
+    session's start; presence keeps no start time), sessions with their end, last answer,
+    today's offered / delivered / answered / ignored and response rate, whether the app
+    has stopped acknowledging offers, and whether push can reach it."""
+    state_of = {m["id"]: (group, m) for group, members in mitras.items() if group != "presence_known"
+                for m in members}  # fmt: skip
+    start = day_start(timezone.localdate())
+    today = dict.fromkeys(("offered", "delivered", "answered", "ignored"), 0)
+    figures = {
+        row.pop("mitra_id"): row
+        for row in Offer.objects.filter(notified_at__gte=start).order_by().values("mitra_id").annotate(
+            offered=Count("id"), delivered=Count("id", filter=Q(delivered_at__isnull=False)),
+            delivered_answered=Count("id", filter=Q(delivered_at__isnull=False) & selectors.ANSWERED),
+            answered=Count("id", filter=selectors.ANSWERED),
+            ignored=Count("id", filter=Q(response=OfferResponse.IGNORED)),
+        )
+    }  # fmt: skip
+    shown = [mitra_id for mitra_id, (group, _) in state_of.items() if group != "offline" or mitra_id in figures]
+    last_answer = dict(
+        Offer.objects.filter(mitra_id__in=shown, notified_at__gte=now - LAST_ANSWER_WINDOW, responded_at__isnull=False)
+        .order_by().values("mitra_id").annotate(last=Max("responded_at")).values_list("mitra_id", "last")
+    )  # fmt: skip
+    sessions = defaultdict(list)
+    for session in ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra_id__in=shown).order_by(
+        "accepted_at"
+    ).values("id", "mitra_id", "status", "accepted_at", "ends_at", "grace_ends_at"):  # fmt: skip
+        ends = session["grace_ends_at"] if session["status"] == SessionStatus.CLOSING else session["ends_at"]
+        sessions[session["mitra_id"]].append({
+            "id": str(session["id"]), "url": reverse("control-center:request", args=[session["id"]]),
+            "status": session["status"], "ends_at": ends.isoformat() if ends else None,
+        })  # fmt: skip
+    in_a_row = undelivered_in_a_row(shown, config.alert_undelivered_in_a_row, now)
+    devices = dict(
+        Device.objects.filter(user_id__in=shown, is_active=True).order_by().values("user_id")
+        .annotate(n=Count("id")).values_list("user_id", "n")
+    )  # fmt: skip
+    since = dict(
+        ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra_id__in=shown).order_by()
+        .values("mitra_id").annotate(first=Min("accepted_at")).values_list("mitra_id", "first")
+    )  # fmt: skip
+    board = []
+    for mitra_id in shown:
+        group, mitra = state_of[mitra_id]
+        counts = {**today, **figures.get(mitra_id, {})}
+        delivered_answered = counts.pop("delivered_answered", 0)
+        row_since = since.get(mitra_id)
+        answered_at = last_answer.get(mitra_id)
+        board.append({
+            "id": mitra_id, "name": mitra["name"], "url": mitra["url"], "state": group,
+            "since": row_since.isoformat() if row_since else None, "sessions": sessions.get(mitra_id, []),
+            "last_answer": answered_at.isoformat() if answered_at else None, **counts,
+            "response_rate": delivered_answered / counts["delivered"] if counts["delivered"] else None,
+            "undelivered_in_a_row": in_a_row.get(mitra_id, 0),
+            "not_acknowledging": in_a_row.get(mitra_id, 0) >= config.alert_undelivered_in_a_row,
+            "push_devices": devices.get(mitra_id, 0),
+        })  # fmt: skip
+    board.sort(key=lambda row: (STATE_ORDER[row["state"]], row["name"].lower()))
+    return board
+
+
+STATE_ORDER = {"in_session": 0, "available": 1, "switched_off": 2, "offline": 3}
+
+
+def undelivered_in_a_row(mitra_ids: list[int], limit: int, now) -> dict[int, int]:
+    """Per mitra: how many of its latest offers (up to `limit`, older than the grace for an
+    ack) were never delivered, counted from the newest back to the first delivered one."""
+    if not mitra_ids:
+        return {}
+    settled = now - timedelta(seconds=ACK_GRACE_SECONDS)
+    rows = (
+        Offer.objects.filter(mitra_id__in=mitra_ids, notified_at__lt=settled, notified_at__gte=now - timedelta(days=1))
+        .order_by("mitra_id", "-notified_at").values_list("mitra_id", "delivered_at")
+    )  # fmt: skip
+    counted: dict[int, int] = {}
+    done: set[int] = set()
+    for mitra_id, delivered_at in rows.iterator(chunk_size=2000):
+        if mitra_id in done:
+            continue
+        if delivered_at is not None or counted.get(mitra_id, 0) >= limit:
+            done.add(mitra_id)
+            continue
+        counted[mitra_id] = counted.get(mitra_id, 0) + 1
+    return counted
 
 
 def mitra_states() -> dict:

@@ -408,15 +408,12 @@ class HourRow:
     expired: int = 0
     cancelled: int = 0
     offers: int = 0
-    answered: int = 0
-
-    @property
-    def response_rate(self) -> float | None:
-        return self.answered / self.offers if self.offers else None
+    delivered: int = 0
+    delivered_answered: int = 0  # the response rate is delivered_answered / delivered, as on ActivityRow
 
 
 def all_hours(rows: list[HourRow]) -> HourRow:
-    figures = ("requests", "accepted", "expired", "cancelled", "offers", "answered")
+    figures = ("requests", "accepted", "expired", "cancelled", "offers", "delivered", "delivered_answered")
     return HourRow(-1, **{name: sum(getattr(row, name) for row in rows) for name in figures})
 
 
@@ -444,7 +441,8 @@ def by_hour(start: datetime, end: datetime, mitra_ids: list[int] | None = None) 
         offers = offers.filter(mitra_id__in=mitra_ids)
     for row in (
         offers.order_by().annotate(hour=ExtractHour("notified_at")).values("hour")
-        .annotate(offers=Count("id"), answered=Count("id", filter=ANSWERED))
+        .annotate(offers=Count("id"), delivered=Count("id", filter=DELIVERED),
+                  delivered_answered=Count("id", filter=DELIVERED & ANSWERED))
     ):  # fmt: skip
         hours[row.pop("hour")].__dict__.update(row)
     return list(hours.values())
@@ -462,3 +460,58 @@ def early_ends(closures: QuerySet[SessionClosure]) -> QuerySet[SessionClosure]:
         .select_related("session", "session__customer", "initiator", "reviewed_by")
         .order_by("-created_at", "-id")
     )
+
+
+# --- the top bar's search -----------------------------------------------------------
+
+SEARCH_LIMIT = 20
+HEX = frozenset("0123456789abcdef")
+
+
+@dataclass
+class Hit:
+    kind: str  # "request", "mitra" or "customer"
+    title: str
+    detail: str
+    url: str
+
+
+def search(query: str) -> list[Hit]:
+    """Requests whose id starts with the query (a whole id, or its first characters with
+    or without dashes), then mitras and customers whose name or username contains it."""
+    from django.urls import reverse
+
+    words = query.strip()
+    if not words:
+        return []
+    hits: list[Hit] = []
+    digits = words.lower().replace("-", "")
+    if len(digits) >= 4 and set(digits) <= HEX and len(digits) <= 32:
+        low, high = digits.ljust(32, "0"), digits.ljust(32, "f")
+        found = (
+            ChatRequest.objects.filter(id__gte=_uuid(low), id__lte=_uuid(high))
+            .select_related("customer", "mitra")
+            .order_by("-requested_at")[:SEARCH_LIMIT]
+        )
+        for s in found:
+            with_mitra = f" · {s.mitra.name}" if s.mitra_id else ""
+            hits.append(Hit("request", str(s.id), f"{s.status} · {s.customer.name}{with_mitra}",
+                            reverse("control-center:request", args=[s.id])))  # fmt: skip
+    people = (
+        User.objects.filter(role__in=[Role.MITRA, Role.CUSTOMER])
+        .filter(Q(username__icontains=words) | Q(display_name__icontains=words))
+        .order_by("role", "display_name", "username")[:SEARCH_LIMIT]
+    )
+    for user in people:
+        if user.role == Role.MITRA:
+            hits.append(Hit("mitra", user.name, f"mitra @{user.username}",
+                            reverse("control-center:mitra-detail", args=[user.id])))  # fmt: skip
+        else:
+            query_string = f"customer={user.id}"
+            hits.append(Hit("customer", user.name, f"customer @{user.username}",
+                            f"{reverse('control-center:requests')}?{query_string}"))  # fmt: skip
+    return hits[:SEARCH_LIMIT]
+
+
+def _uuid(digits: str) -> str:
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"

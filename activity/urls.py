@@ -15,7 +15,10 @@ urlpatterns = [
     path("log/", views.log, name="log"),
     path("requests/", views.requests, name="requests"),
     path("requests/<uuid:session_id>/", views.request_detail, name="request"),
+    path("requests/<slug:prefix>/", views.request_by_prefix, name="request-prefix"),
+    path("search/", views.search, name="search"),
     path("hours/", views.hours, name="hours"),
     path("force-closes/", views.force_closes, name="force-closes"),
     path("force-closes/<id:closure_id>/review/", views.review_closure, name="review-closure"),
+    path("force-closes/review/", views.review_closures, name="review-closures"),
 ]

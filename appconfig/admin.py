@@ -23,6 +23,16 @@ class RuntimeConfigAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Live page alerts",
+            {
+                "fields": [
+                    "alert_undelivered_wait_seconds",
+                    "alert_expired_per_15_minutes",
+                    "alert_undelivered_in_a_row",
+                ]
+            },
+        ),
     ]
     readonly_fields = ["updated_at"]
     formfield_overrides = {models.PositiveIntegerField: {"form_class": AsciiIntegerField}}  # ASCII digits only

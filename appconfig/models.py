@@ -46,6 +46,22 @@ class RuntimeConfig(models.Model):
             "ones are flagged for review. They are still allowed."
         ),
     )
+    # The alerts on the control center's live page.
+    alert_undelivered_wait_seconds = models.PositiveIntegerField(
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="Alert when a request has waited this long and no mitra's app has acknowledged its offer.",
+    )
+    alert_expired_per_15_minutes = models.PositiveIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(10000)],
+        help_text="Alert when at least this many requests expired in the last 15 minutes.",
+    )
+    alert_undelivered_in_a_row = models.PositiveIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Alert (and mark 'app not acknowledging') when a mitra's last this many offers were never delivered.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -43,6 +43,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "request_not_pending": "This chat request is no longer pending.",
     "already_responded": "You have already responded to this chat request.",
     "already_reviewed": "This force-close has already been reviewed.",
+    "nothing_chosen": "Tick at least one force-close to mark reviewed.",
     "early_end_disabled": "Ending a session early is disabled.",
     "session_not_active": "This session is not active.",
     "server_error": "Something went wrong on our side.",

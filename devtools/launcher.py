@@ -200,6 +200,8 @@ def run() -> int:
         _manage("migrate", "--noinput", "-v", "0")
         if demo_wanted():
             _manage("seed_demo")
+            if os.environ.get("DEMO_HISTORY", "").lower() in ("1", "true", "yes", "on"):
+                _manage("seed_history", "--days", "30")  # 30 days of past traffic, once per day
         return _serve()
 
 

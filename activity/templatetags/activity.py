@@ -48,11 +48,20 @@ class RowsBehind:
         scope = _scope(dates, mitra_ids)
         self.log = f"{_url('control-center:log')}?{scope}"
         self.closures = f"{_url('control-center:force-closes')}?{scope}"
+        self.sessions = f"{_url('control-center:requests')}?{scope}&outcome=accepted&day_of=accepted"
 
     def href(
-        self, *, responses: tuple[str, ...] = (), delivered: bool = False, seen: bool = False, closures: bool = False
+        self,
+        *,
+        responses: tuple[str, ...] = (),
+        delivered: bool = False,
+        seen: bool = False,
+        closures: bool = False,
+        sessions: bool = False,
     ) -> str:
         """The link, already escaped for an attribute (dates, ids and our codes need only `&`)."""
+        if sessions:  # the sessions a mitra accepted in the range: the early-end rate's sample
+            return self.sessions.replace("&", "&amp;")
         base = self.closures if closures else self.log
         return f"{base}{_narrowing(responses, delivered, seen)}".replace("&", "&amp;")
 
@@ -99,7 +108,7 @@ def row_cells(row, rows: RowsBehind) -> list[str]:
         _a(link(delivered=True, responses=BASE), rate(row.delivered_accepted, row.delivered_rate_base)),
         _a(link(responses=ANSWERS), seconds(row.avg_response_seconds)) + answered,
         _a(link(), avg_active),
-        _a(link(closures=True), rate(row.early_ends, row.accepted_sessions)),
+        _a(link(sessions=True), rate(row.early_ends, row.accepted_sessions)),
     ]
 
 
@@ -131,7 +140,7 @@ def rows_behind(dates: tuple, mitra_ids: list[int] | None = None, **kwargs) -> S
     responses = tuple(r for r in kwargs.get("responses", "").split(",") if r)
     href = RowsBehind(dates, mitra_ids).href(
         responses=responses, delivered=bool(kwargs.get("delivered")), seen=bool(kwargs.get("seen")),
-        closures=bool(kwargs.get("closures")),
+        closures=bool(kwargs.get("closures")), sessions=bool(kwargs.get("sessions")),
     )  # fmt: skip
     return mark_safe(href)  # escaped by `href`
 
@@ -142,9 +151,11 @@ def seconds_after(later, earlier) -> str:
 
 
 @register.simple_tag
-def hour_rows(kind: str, dates: tuple, mitra_ids: list[int] | None, hour: int, outcome: str = "") -> SafeString:
+def hour_rows(
+    kind: str, dates: tuple, mitra_ids: list[int] | None, hour: int, outcome: str = "", delivered: int = 0
+) -> SafeString:
     """A link to the requests (`kind="requests"`, optionally of one outcome) or the log rows
     (`kind="log"`) of one hour of the day, for the hourly view's numbers."""
     scope = _scope(dates, mitra_ids)
-    extra = f"&outcome={outcome}" if outcome else ""
+    extra = (f"&outcome={outcome}" if outcome else "") + ("&delivered=yes" if delivered else "")
     return mark_safe(f"{_url(f'control-center:{kind}')}?{scope}&hour={int(hour)}{extra}".replace("&", "&amp;"))

@@ -76,10 +76,130 @@
     document.getElementById("today-median").textContent = median === null ? "—" : "median " + median.toFixed(1) + " s";
   }
 
+  function renderAlerts(alerts) {
+    var list = document.getElementById("alerts");
+    list.textContent = "";
+    document.getElementById("alert-count").textContent = alerts.length;
+    if (!alerts.length) { list.appendChild(el("li", "Nothing needs attention.", {"class": "ok"})); return; }
+    alerts.forEach(function (alert) {
+      var item = el("li", null, {"data-kind": alert.kind});
+      item.appendChild(el("a", alert.text, {href: alert.url}));
+      list.appendChild(item);
+    });
+  }
+
+  // The mitra board, sorted by the header last chosen (state, then name, by default).
+  var STATES = {in_session: "in a session", available: "available", switched_off: "online, switched off", offline: "offline"};
+  var ORDER = {in_session: 0, available: 1, switched_off: 2, offline: 3};
+  var sortKey = "state", sortUp = true, board = [], timeZone;
+
+  function clock(iso) {
+    if (!iso) return "—";
+    var at = new Date(iso);
+    // In the control center's time zone, like every time the server writes, not the browser's.
+    return at.toLocaleTimeString("en-GB", {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+                                           timeZone: timeZone});
+  }
+
+  function left(iso) {
+    if (!iso) return "";
+    var seconds = Math.round((Date.parse(iso) - (Date.now() + offset)) / 1000);
+    if (seconds <= 0) return "ending…";
+    return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+  }
+
+  function value(row, key) {
+    if (key === "state") return ORDER[row.state];
+    if (key === "name") return row.name.toLowerCase();
+    return row[key];
+  }
+
+  function sorted(rows) {
+    return rows.slice().sort(function (a, b) {
+      var x = value(a, sortKey), y = value(b, sortKey);
+      if (x === null || x === undefined) return (y === null || y === undefined) ? 0 : 1; // no value: last
+      if (y === null || y === undefined) return -1;
+      var order = x < y ? -1 : x > y ? 1 : a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1;
+      return sortUp ? order : -order;
+    });
+  }
+
+  function renderBoard(rows) {
+    board = rows;
+    var body = document.querySelector("#board tbody");
+    body.textContent = "";
+    if (!rows.length) {
+      var empty = el("tr");
+      var td = cell(empty, "No mitra is online or was offered a request today.");
+      td.colSpan = 12; td.className = "empty";
+      body.appendChild(empty);
+      return;
+    }
+    sorted(rows).forEach(function (row) {
+      var tr = el("tr", null, {"data-mitra": row.id});
+      var name = cell(tr, null); name.appendChild(el("a", row.name, {href: row.url}));
+      var state = cell(tr, null); state.className = "state";
+      state.appendChild(el("span", STATES[row.state], {"class": "pill " + row.state}));
+      cell(tr, clock(row.since));
+      var sessions = cell(tr, null);
+      if (!row.sessions.length) sessions.textContent = "—";
+      row.sessions.forEach(function (session, i) {
+        if (i) sessions.appendChild(document.createTextNode(" "));
+        var link = el("a", left(session.ends_at) || session.status, {href: session.url, "class": "session-timer",
+                                                                     "data-ends": session.ends_at || ""});
+        link.setAttribute("aria-label", "Session " + session.id.slice(0, 8) + ", " + session.status);
+        sessions.appendChild(link);
+      });
+      cell(tr, clock(row.last_answer));
+      cell(tr, row.offered, true);
+      cell(tr, row.delivered, true);
+      cell(tr, row.answered, true);
+      cell(tr, row.ignored, true);
+      cell(tr, row.response_rate === null ? "—" : Math.round(100 * row.response_rate) + "%", true);
+      var app = cell(tr, null);
+      if (row.not_acknowledging) {
+        app.appendChild(el("span", "app not acknowledging (" + row.undelivered_in_a_row + " in a row)", {"class": "pill bad"}));
+      } else {
+        app.appendChild(el("span", row.offered ? "acknowledging" : "—", {"class": row.offered ? "pill good" : ""}));
+      }
+      cell(tr, row.push_devices ? row.push_devices : "none", true);
+      body.appendChild(tr);
+    });
+  }
+
+  document.querySelectorAll("#board button.sort").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var key = button.getAttribute("data-key");
+      sortUp = key === sortKey ? !sortUp : true;
+      sortKey = key;
+      document.querySelectorAll("#board thead th[aria-sort]").forEach(function (th) { th.setAttribute("aria-sort", "none"); });
+      button.parentNode.setAttribute("aria-sort", sortUp ? "ascending" : "descending");
+      renderBoard(board);
+    });
+  });
+
+  function renderExpired(expired) {
+    var list = document.getElementById("expired-recently");
+    list.textContent = "";
+    document.getElementById("expired-count").textContent = expired.length;
+    if (!expired.length) { list.appendChild(el("li", "None.", {"class": "muted"})); return; }
+    expired.forEach(function (request) {
+      var item = el("li", null, {"data-request": request.id});
+      item.appendChild(el("a", request.id.slice(0, 8) + "…", {href: request.url, "class": "mono-link"}));
+      item.appendChild(document.createTextNode(" " + clock(request.expired_at) + " · " + request.customer + " · "));
+      item.appendChild(el("small", (request.reason || "expired") + " · offered " + request.offered + ", delivered " + request.delivered));
+      list.appendChild(item);
+    });
+  }
+
   function render(state) {
     offset = Date.parse(state.now) - Date.now();
+    timeZone = state.time_zone;
+    renderExpired(state.expired_recently);
+    renderAlerts(state.alerts);
     renderPending(state);
     renderMitras(state.mitras);
+    renderBoard(state.board);
     renderToday(state.today);
   }
 
@@ -87,6 +207,10 @@
   setInterval(function () {
     var cells = document.querySelectorAll("#pending .countdown");
     for (var i = 0; i < cells.length && i < pending.length; i++) cells[i].textContent = remaining(pending[i].expires_at);
+    document.querySelectorAll("#board .session-timer[data-ends]").forEach(function (timer) {
+      var ends = timer.getAttribute("data-ends");
+      if (ends) timer.textContent = left(ends);
+    });
   }, 1000);
 
   var retry = 500;

@@ -15,10 +15,17 @@
     search.placeholder = "Search " + options.length + " mitras";
     search.setAttribute("aria-label", "Search mitras");
     search.setAttribute("autocomplete", "off");
+    search.setAttribute("role", "combobox");
+    search.setAttribute("aria-autocomplete", "list");
+    search.setAttribute("aria-expanded", "false");
     var list = document.createElement("ul");
     list.className = "choices";
+    list.id = "choices-" + select.name;
     list.setAttribute("role", "listbox");
+    list.setAttribute("aria-label", "Matching mitras");
     list.hidden = true;
+    search.setAttribute("aria-controls", list.id);
+    var shown = [], active = -1; // the matches listed, and the one the arrow keys are on
     box.appendChild(chips); box.appendChild(search); box.appendChild(list);
     select.hidden = true;
     select.parentNode.insertBefore(box, select.nextSibling);
@@ -40,12 +47,26 @@
       }
     }
 
+    function close() {
+      list.hidden = true; shown = []; active = -1;
+      search.setAttribute("aria-expanded", "false");
+      search.removeAttribute("aria-activedescendant");
+    }
+
     function choose(option) {
       option.selected = true;
       search.value = "";
-      list.hidden = true;
+      close();
       renderChips();
       search.focus();
+    }
+
+    function highlight(index) {
+      var items = list.querySelectorAll("li[role=option]");
+      if (!items.length) return;
+      active = (index + items.length) % items.length;
+      items.forEach(function (item, i) { item.setAttribute("aria-selected", i === active ? "true" : "false"); });
+      search.setAttribute("aria-activedescendant", items[active].id);
     }
 
     function renderChoices() {
@@ -53,9 +74,13 @@
       list.textContent = "";
       if (!words) { list.hidden = true; return; }
       var found = options.filter(function (o) { return !o.selected && o.text.toLowerCase().indexOf(words) !== -1; });
-      found.slice(0, SHOWN).forEach(function (option) {
+      shown = found.slice(0, SHOWN); active = -1;
+      search.removeAttribute("aria-activedescendant");
+      shown.forEach(function (option, i) {
         var item = document.createElement("li");
         item.setAttribute("role", "option");
+        item.setAttribute("aria-selected", "false");
+        item.id = list.id + "-" + i;
         item.textContent = option.text;
         item.onmousedown = function (e) { e.preventDefault(); choose(option); };
         list.appendChild(item);
@@ -71,17 +96,25 @@
         list.appendChild(none);
       }
       list.hidden = false;
+      search.setAttribute("aria-expanded", "true");
     }
 
     search.addEventListener("input", renderChoices);
     search.addEventListener("keydown", function (e) {
+      if ((e.key === "ArrowDown" || e.key === "ArrowUp") && !list.hidden) {
+        e.preventDefault();
+        highlight(active + (e.key === "ArrowDown" ? 1 : -1));
+        return;
+      }
+      if (e.key === "Escape" && !list.hidden) { e.preventDefault(); close(); return; }
       if (e.key !== "Enter") return;
-      e.preventDefault(); // Enter picks the first match instead of submitting half a choice
       var words = search.value.trim().toLowerCase();
-      var first = options.filter(function (o) { return !o.selected && o.text.toLowerCase().indexOf(words) !== -1; })[0];
-      if (words && first) choose(first);
+      if (!words) return; // an empty box: Enter submits the filters as usual
+      e.preventDefault(); // Enter picks the highlighted (or first) match instead of submitting half a choice
+      var pick = shown[active] || options.filter(function (o) { return !o.selected && o.text.toLowerCase().indexOf(words) !== -1; })[0];
+      if (pick) choose(pick);
     });
-    search.addEventListener("blur", function () { list.hidden = true; });
+    search.addEventListener("blur", close);
     renderChips();
   }
 

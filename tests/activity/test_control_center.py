@@ -84,6 +84,17 @@ def page_rows(content: bytes) -> dict[str, list[str]]:
     return {row[0]: row for row in parser.rows[1:]}  # skip the header row
 
 
+HEADERS = ["Mitra", "Notified", "Accepted", "Rejected", "Ignored", "Missed", "Cancelled", "Pending", "Acceptance",
+           "Delivered", "Response rate", "Acceptance (delivered)", "Avg response (s)", "Avg active sessions",
+           "Early ends"]  # fmt: skip
+
+
+def read_csv(response) -> list[dict]:
+    """A CSV download's rows (the files start with a byte order mark, for spreadsheets)."""
+    assert response["Content-Type"].startswith("text/csv"), response["Content-Type"]
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"), newline="")))
+
+
 def same(a, b) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and abs(a - b) < 1e-9)
 
@@ -102,19 +113,25 @@ def test_page_csv_and_json_agree_with_the_definitions(seeded, staff, client, tz,
         api = staff.get(f"{API}?{query}").json()
         client.force_login(staff.user)
         page = client.get(f"{PAGE}?{query}")
-        csv_rows = list(csv.DictReader(io.StringIO(client.get(f"{PAGE}?{query}&format=csv").content.decode())))
+        csv_rows = read_csv(client.get(f"{PAGE}?{query}&format=csv"))
 
     rows = in_range(day_from, day_to, ZoneInfo(tz))
     want = expected(rows, ["ayu", "budi", "citra", "dewi"])
     got = {r["display_name"].removeprefix("Display "): r for r in api["results"]}
     assert set(got) == set(want)  # every mitra, idle ones included
     html = page_rows(page.content)
-    by_csv = {r["display_name"].removeprefix("Display "): r for r in csv_rows if r["mitra_id"]}
+    assert list(csv_rows[0]) == HEADERS  # the page's headers, in the page's order
+    by_csv = {r["Mitra"].removeprefix("Display "): r for r in csv_rows if r["Mitra"] != "Total"}
     for name, figures in want.items():
         for key, value in figures.items():
             assert same(got[name][key], value), (name, key, got[name][key], value)
-            cell = by_csv[name][key]  # rounded to 4 decimals in the CSV
-            assert (cell == "") == (value is None) and (not cell or abs(float(cell) - value) <= 5e-5), (name, key, cell)
+        row = by_csv[name]
+        for key in ("notified", "accepted", "rejected", "ignored", "missed", "cancelled", "pending"):
+            assert row[key.capitalize()] == str(figures[key]), (name, key, row)
+        rate = figures["acceptance_rate"]  # a percentage, as on the page
+        assert row["Acceptance"] == ("" if rate is None else f"{100 * rate:.1f}%"), (name, row["Acceptance"])
+        seconds = figures["avg_response_seconds"]
+        assert row["Avg response (s)"] == ("" if seconds is None else str(round(seconds, 1))), (name, row)
         cells = html[f"Display {name}"]
         assert cells[1:8] == [
             str(figures[k]) for k in ("notified", "accepted", "rejected", "ignored", "missed", "cancelled", "pending")
@@ -249,7 +266,7 @@ def test_broadcast_health(seeded, staff, client):
     links = dict(re.findall(r'<dt>(\w+)</dt><dd><a href="([^"]+)">', health))
     for outcome, count in (("Requests", 9), ("Accepted", 2), ("Cancelled", 1), ("Expired", 6)):
         listed = client.get(links[outcome].replace("&amp;", "&")).content.decode()
-        assert f"· {count} requests" in listed, outcome
+        assert f"· {count} request{'' if count == 1 else 's'}" in listed, outcome
 
 
 def test_force_closes_page_and_early_end_rate(seeded, staff, client):
@@ -284,11 +301,11 @@ def test_force_closes_page_and_early_end_rate(seeded, staff, client):
     html = client.get(url).content.decode()
     assert "3 closures" in html and "over daily cap" in html
     flagged = client.get(f"{url}&flagged=on").content.decode()
-    assert "1 closures" in flagged and "rude" in flagged
+    assert "1 closure " in flagged and "rude" in flagged
     only_budi = client.get(f"{url}&mitra={budi.id}").content.decode()
-    assert "1 closures" in only_budi and "Customer left" in only_budi  # staff pages name reasons in English
+    assert "1 closure " in only_budi and "Customer left" in only_budi  # staff pages name reasons in English
     abusive = client.get(f"{url}&reason=customer_abusive").content.decode()
-    assert "1 closures" in abusive
+    assert "1 closure " in abusive
     assert client.get("/control-center/force-closes/?date_from=nope").status_code == 400
 
 
@@ -382,16 +399,16 @@ def test_date_inputs_show_the_range_in_force_and_quick_ranges_set_it(seeded, sta
 def test_the_log_rows_behind_the_figures_download_as_csv_and_link_to_their_request(seeded, staff, client):
     client.force_login(staff.user)
     query = "date_from=2026-11-09&date_to=2026-11-12"
-    everyone = client.get(f"{PAGE}?{query}&format=rows")
-    assert everyone["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(b"".join(everyone.streaming_content).decode(), newline="")))
+    rows = read_csv(client.get(f"{PAGE}?{query}&format=rows"))
     in_db = Offer.objects.filter(notified_at__gte=at("2026-11-09 00:00"), notified_at__lt=at("2026-11-13 00:00"))
     assert len(rows) == in_db.count() > 0
-    assert {r["session_id"] for r in rows} == {str(s) for s in in_db.values_list("session_id", flat=True)}
+    assert {r["Request"] for r in rows} == {str(s) for s in in_db.values_list("session_id", flat=True)}
     ayu = seeded["ayu"]
-    mine = client.get(f"{PAGE}{ayu.id}/?{query}&format=rows")
-    ayu_rows = list(csv.DictReader(io.StringIO(b"".join(mine.streaming_content).decode(), newline="")))
-    assert len(ayu_rows) == in_db.filter(mitra=ayu.user).count() and {r["mitra_id"] for r in ayu_rows} == {str(ayu.id)}
+    ayu_rows = read_csv(client.get(f"{PAGE}{ayu.id}/?{query}&format=rows"))
+    assert len(ayu_rows) == in_db.filter(mitra=ayu.user).count()
+    assert "Mitra" not in ayu_rows[0]  # as on the mitra's page, whose log has no Mitra column
+    mine = {str(s) for s in in_db.filter(mitra=ayu.user).values_list("session_id", flat=True)}
+    assert {r["Request"] for r in ayu_rows} == mine
     page = client.get(f"{PAGE}{ayu.id}/?{query}").content.decode()
     first = in_db.filter(mitra=ayu.user).order_by("-notified_at").first()
     assert f'href="/control-center/requests/{first.session_id}/" title="{first.session_id}"' in page

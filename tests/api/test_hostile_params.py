@@ -120,14 +120,15 @@ def test_csv_cells_are_never_formulas_and_numbers_are_rounded(seeded, staff_clie
     hostile = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
     for index, name in enumerate(hostile):
         User.objects.filter(id=make_account("mitra", f"hostile{index}").id).update(display_name=name)
-    export = staff_client.get("/control-center/mitra-activity/?format=csv").content.decode()
+    response = staff_client.get("/control-center/mitra-activity/?format=csv")
+    export = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(export, newline="")))
-    names = {row["display_name"] for row in rows}
+    names = {row["Mitra"] for row in rows}
     for name in hostile:
         assert "'" + name in names, name
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row.values() if cell)
-    rates = [row["acceptance_rate"] for row in rows if row["acceptance_rate"]]
-    assert rates and all(len(rate.partition(".")[2]) <= 4 for rate in rates)
+    rates = [row["Acceptance"] for row in rows if row["Acceptance"]]  # a percentage with one decimal
+    assert rates and all(rate.endswith("%") and len(rate[:-1].partition(".")[2]) <= 1 for rate in rates)
 
 
 # --- integers: ASCII digits only (contract section 12) ------------------------------
@@ -204,7 +205,11 @@ def test_an_integer_in_the_config_form_is_ascii_digits_or_the_forms_error(staff_
     """The admin's config form and `manage.py appconfig`, which validates as the admin does."""
     config = RuntimeConfig.load()
     url = f"/admin/appconfig/runtimeconfig/{config.pk}/change/"
-    data = {"request_timeout_seconds": value, "closing_grace_seconds": "300", "early_end_mitra_daily_cap": "3"}
+    data = {
+        "request_timeout_seconds": value, "push_fallback_seconds": "5", "closing_grace_seconds": "300",
+        "early_end_mitra_daily_cap": "3", "alert_undelivered_wait_seconds": "15",
+        "alert_expired_per_15_minutes": "3", "alert_undelivered_in_a_row": "3",
+    }  # fmt: skip
     page = staff_client.post(url, data)
     assert page.status_code == 200 and b"Enter a whole number." in page.content, (value, page.status_code)
     with pytest.raises(CommandError, match=r"request_timeout_seconds: Enter a whole number\."):

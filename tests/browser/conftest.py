@@ -14,6 +14,12 @@ SHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 NARROW = {"width": 360, "height": 740}
+# The widths every page is checked at: a phone, a tablet, a laptop.
+WIDTHS = {
+    "375": {"width": 375, "height": 812},
+    "768": {"width": 768, "height": 1024},
+    "1366": {"width": 1366, "height": 900},
+}
 
 
 def launch(playwright):

@@ -67,11 +67,11 @@ def test_staff_signs_in_filters_sorts_opens_a_mitra_and_downloads_csv(boss, live
     with page.expect_download() as download:
         page.click("text=Download CSV")
     path = download.value.path()
-    rows = list(csv.DictReader(io.StringIO(Path(path).read_text())))
+    rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8-sig"))))
     assert download.value.suggested_filename == "mitra-activity-2026-11-10-to-2026-11-11.csv"
-    by_name = {r["display_name"]: r for r in rows}
+    by_name = {r["Mitra"]: r for r in rows}
     # The 10th and 11th: ayu 3 + 2 rows, budi 2 + 1, citra 0 + 1.
-    assert by_name["Display ayu"]["notified"] == "5" and by_name["Total"]["notified"] == "9"
+    assert by_name["Display ayu"]["Notified"] == "5" and by_name["Total"]["Notified"] == "9"
 
     # A mitra's page.
     page.click("table.activity >> text=Display ayu")
@@ -92,7 +92,7 @@ def test_staff_signs_in_filters_sorts_opens_a_mitra_and_downloads_csv(boss, live
     page.check("input[name=flagged]")
     page.click("text=Apply")
     page.wait_for_url("**flagged=on**")
-    assert "1 closures" in page.inner_text("main")
+    assert "1 closure " in page.inner_text("main")
 
 
 def test_a_mitra_account_is_sent_to_sign_in(seeded, live_server, browser_page):

@@ -63,7 +63,7 @@ def test_a_number_opens_its_rows_and_a_row_opens_its_timeline(pages, live_server
     rejected = int(ayu.locator("td").nth(2).inner_text())
     ayu.locator("td").nth(2).locator("a").click()
     page.wait_for_url("**/control-center/log/**response=rejected**")
-    assert f"{rejected} rows" in page.inner_text(".range")
+    assert f"{rejected} row{'' if rejected == 1 else 's'}," in page.inner_text(".range")
     assert page.locator("table.log tbody tr").count() == rejected
     assert set(page.locator("table.log tbody .pill").all_inner_texts()) == {"rejected"}
     shot(page, "drill-log")

@@ -219,6 +219,9 @@ def test_flag_toggled_in_the_admin_counts_on_the_next_call(make_customer, make_m
         "closing_grace_seconds": "300",
         "early_end_mitra_enabled": "on",
         "early_end_mitra_daily_cap": "3",
+        "alert_undelivered_wait_seconds": "15",
+        "alert_expired_per_15_minutes": "3",
+        "alert_undelivered_in_a_row": "3",
         "_save": "Save",
     }
     response = client.post(f"/admin/appconfig/runtimeconfig/{config.pk}/change/", form)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('appconfig', '0003_runtime_settings_names'),
+        ('appconfig', '0004_live_page_alerts'),
     ]
 
     operations = [
