@@ -38,6 +38,7 @@ from ..lifecycle import (
 from ..locking import RefuseAfterCommit, expiry_committed, locked, sweep
 from . import metrics, presenters, selectors
 from .models import ChatRequest, DeliveredVia, Offer
+from .signals import offers_proven
 
 
 def _locked_sessions() -> QuerySet[ChatRequest]:
@@ -317,13 +318,16 @@ def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
     """The offers reached the mitra's app; the first proof wins. Never touches `response`."""
     if not session_ids:
         return 0
-    marked = Offer.objects.filter(mitra=mitra, session_id__in=session_ids, delivered_at__isnull=True).update(
-        delivered_at=timezone.now(), delivered_via=via
-    )
-    if marked:
+    with transaction.atomic():
+        unproven = Offer.objects.filter(mitra=mitra, session_id__in=session_ids, delivered_at__isnull=True)
+        offer_ids = list(locked(unproven).values_list("id", flat=True))
+        if not offer_ids:
+            return 0
+        Offer.objects.filter(id__in=offer_ids).update(delivered_at=timezone.now(), delivered_via=via)
+        offers_proven.send(sender=Offer, offer_ids=offer_ids, delivered=True, seen=False)
         tell_staff_on_commit(what="offer.delivered")
-        metrics.offers_delivered(via, marked)
-    return marked
+    metrics.offers_delivered(via, len(offer_ids))
+    return len(offer_ids)
 
 
 def mark_acked(*, mitra: User, seq: int) -> int:
@@ -352,7 +356,10 @@ def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) ->
             delivered_at=now, delivered_via=via
         )
         metrics.offers_delivered(via, delivered)
-        if Offer.objects.filter(pk=offer.pk, seen_at__isnull=True).update(seen_at=now):
+        seen = Offer.objects.filter(pk=offer.pk, seen_at__isnull=True).update(seen_at=now)
+        if delivered or seen:
+            offers_proven.send(sender=Offer, offer_ids=[offer.pk], delivered=bool(delivered), seen=bool(seen))
+        if seen:
             tell_staff_on_commit(what="offer.seen")
             metrics.offer_seen()
     offer.refresh_from_db(fields=["delivered_at", "delivered_via", "seen_at"])

@@ -69,3 +69,23 @@ def test_rollups_give_the_same_delivered_figures(seeded, staff):
     live = staff.get(API, data=RANGE).json()
     assert roll_up_final_days()
     assert staff.get(API, data=RANGE).json() == live
+
+
+def test_proofs_that_arrive_after_a_day_was_rolled_up_still_count(seeded, staff):
+    """Contract section 12: a late ack or `seen/` (an app opened days later) changes the
+    figures of a day already rolled up, page, CSV and API alike, as the rows say."""
+    from pairing.requests.services import mark_delivered, mark_seen
+
+    deliver(seeded)
+    assert roll_up_final_days()
+    ayu, budi = seeded["ayu"].user, seeded["budi"].user
+    missed = Offer.objects.get(mitra=ayu, response="missed")
+    mark_delivered(mitra=ayu, session_ids=[str(missed.session_id)], via="websocket")
+    ignored = Offer.objects.get(mitra=budi, response="ignored")
+    mark_seen(mitra=budi, session_id=ignored.session_id, via="push")  # delivered and seen at once
+    again = mark_delivered(mitra=ayu, session_ids=[str(missed.session_id)], via="websocket")
+    assert again == 0  # a proof counts once
+    check(staff, seeded)  # every figure as the rows say, from the rollups
+    body = staff.get(API, data=RANGE).json()
+    budi_row = next(r for r in body["results"] if r["mitra_id"] == budi.id)
+    assert (budi_row["delivered"], budi_row["seen"]) == (2, 1)
