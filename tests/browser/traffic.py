@@ -54,7 +54,7 @@ def make_traffic(mitras: dict, staff) -> dict:
     offer(accepted, citra, R.MISSED)
     offer(accepted, ayu, R.REJECTED, seconds=1.5)
     made["active"] = str(accepted.id)
-    request(SessionStatus.EXTENDING, 20, mitra=citra, accepted_at=now - timedelta(minutes=20))
+    request(SessionStatus.ACTIVE, 20, mitra=citra, accepted_at=now - timedelta(minutes=20))
     closing = request(SessionStatus.CLOSING, 30, mitra=ayu, accepted_at=now - timedelta(minutes=30),
                       closing_started_at=now - timedelta(minutes=1))  # fmt: skip
     offer(closing, ayu, R.ACCEPTED, seconds=6)
