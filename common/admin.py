@@ -2,8 +2,10 @@
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ERROR_FLAG
-from django.db import DataError
+from django.db import DataError, models
 from django.http import HttpResponseRedirect
+
+from .integers import parse_int
 
 
 class SafeChangeListAdmin(admin.ModelAdmin):
@@ -18,6 +20,14 @@ class SafeChangeListAdmin(admin.ModelAdmin):
             return response
         except (OverflowError, DataError, ValueError):
             return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+
+    def get_object(self, request, object_id, from_field=None):
+        """An integer id in the URL is ASCII digits or no object (Django's own field reads
+        `٣` as 3): the admin's "does not exist" notice, as for any other unknown id."""
+        field = self.model._meta.get_field(from_field) if from_field else self.model._meta.pk
+        if isinstance(field, models.IntegerField) and parse_int(str(object_id)) is None:
+            return None
+        return super().get_object(request, object_id, from_field)
 
 
 class ReadOnlyAdmin(SafeChangeListAdmin):

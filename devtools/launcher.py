@@ -256,7 +256,7 @@ def _serve() -> int:
         if os.environ.get("LOG_FORMAT", "").lower() == "json":
             celery.append("--quiet")  # no banner: every line is a JSON object
         queue = os.environ.get("CELERY_QUEUE", "halobestie")  # as settings.CELERY_TASK_DEFAULT_QUEUE
-        pushes = os.environ.get("PUSH_CONCURRENCY", "64")
+        pushes = os.environ.get("PUSH_CONCURRENCY", "128")
         children += [
             Child("worker", [*celery, "worker", "-l", "warning", "-c", "2", "-Q", queue, "-n", worker]),
             # Pushes on their own queue: threads, since each mostly waits on FCM.

@@ -14,6 +14,7 @@ thread, re-made after a fork, with its own database connection.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import queue
@@ -47,7 +48,8 @@ class Dispatcher:
         """Run `job` on the dispatch thread; wait for it at most the configured bound.
         True if it finished in time (its own failures are its own to log)."""
         done: Future = Future()
-        self._queue().put((job, done))
+        context = contextvars.copy_context()  # the caller's request id and user, for the logs and queued tasks
+        self._queue().put((lambda: context.run(job), done))
         try:
             done.result(timeout=settings.EVENTS_DISPATCH_WAIT_SECONDS)
         except FutureTimeout:

@@ -143,7 +143,8 @@ def test_prometheus_scrapes_every_process_and_the_outbox_lag_alert_goes_pending_
         webs = len(stack.pids("daphne"))
         until(lambda: prometheus.scalar('count(halobestie_process_up{kind="web"})') == webs, 20, "every web process")
         assert prometheus.scalar("halobestie_web_processes_expected") == webs
-        assert prometheus.scalar('count(halobestie_process_up{kind=~"worker|beat"})') == 2
+        # the worker, the push worker and beat
+        assert prometheus.scalar('count(halobestie_process_up{kind=~"worker|beat"})') == 3
         assert prometheus.scalar("sum(halobestie_http_requests_total)") > 0  # daphne's async path, counted
         assert prometheus.scalar("halobestie_outbox_lag_seconds") == 0
         assert prometheus.alert_state("HalobestieOutboxLag") is None
