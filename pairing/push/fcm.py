@@ -6,6 +6,7 @@ the task with backoff.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +22,7 @@ WITHDRAWN_TTL_SECONDS = 3600
 
 _client: SingleSendFCM | None = None
 _client_config: tuple[str, str, str] | None = None
+_client_lock = threading.Lock()  # the push worker's threads may all want the first client at once
 
 
 def fcm_client() -> SingleSendFCM | None:
@@ -29,10 +31,11 @@ def fcm_client() -> SingleSendFCM | None:
     config = (settings.FCM_SERVICE_ACCOUNT_FILE, settings.FCM_PROJECT_ID, settings.FCM_ENDPOINT_BASE)
     if not (config[0] and config[1]):
         return None
-    if _client is None or _client_config != config:
-        _client = SingleSendFCM(service_account_file=config[0], project_id=config[1], endpoint_base=config[2])
-        _client_config = config
-    return _client
+    with _client_lock:
+        if _client is None or _client_config != config:
+            _client = SingleSendFCM(service_account_file=config[0], project_id=config[1], endpoint_base=config[2])
+            _client_config = config
+        return _client
 
 
 @dataclass

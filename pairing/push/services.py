@@ -126,6 +126,8 @@ def send(row: PushAttempt, message: Message) -> Outcome:
         return Outcome(complete(row, PushStatus.FAILED, f"{type(exc).__name__}: {exc}"))
     except (requests.RequestException, FCMError) as exc:
         return Outcome(complete(row, PushStatus.FAILED, f"{type(exc).__name__}: {exc}"), True)
+    except Exception as exc:  # anything else (the OAuth token's fetch, say): a claimed attempt always ends recorded
+        return Outcome(complete(row, PushStatus.FAILED, f"{type(exc).__name__}: {exc}"), True)
     message_id = str(result.get("name", "")) if isinstance(result, dict) else ""
     return Outcome(complete(row, PushStatus.SENT, message_id=message_id))
 
