@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import requests
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 from pyfcm.errors import (
     AuthenticationError,
@@ -47,18 +48,21 @@ def claim(*, device: Device, session: ChatRequest, kind: str, attempt: int) -> P
     return row if insert_or_ignore(row) else None
 
 
-def claimed(*, device: Device, session: ChatRequest, kind: str, attempt: int) -> PushAttempt | None:
-    """The attempt's row as its claimer left it (`sending`), or None if it moved on."""
+def _in_flight(*, device: Device, session: ChatRequest, kind: str, attempt: int) -> QuerySet[PushAttempt]:
+    """The attempt's row while it is still claimed and not yet completed (`sending`)."""
     return PushAttempt.objects.filter(
         device=device, session=session, kind=kind, attempt=attempt, status=PushStatus.SENDING
-    ).first()
+    )
+
+
+def claimed(*, device: Device, session: ChatRequest, kind: str, attempt: int) -> PushAttempt | None:
+    """The attempt's row as its claimer left it (`sending`), or None if it moved on."""
+    return _in_flight(device=device, session=session, kind=kind, attempt=attempt).first()
 
 
 def release(*, device: Device, session: ChatRequest, kind: str, attempt: int) -> None:
     """Give up a claim whose task could not be queued."""
-    PushAttempt.objects.filter(
-        device=device, session=session, kind=kind, attempt=attempt, status=PushStatus.SENDING
-    ).delete()
+    _in_flight(device=device, session=session, kind=kind, attempt=attempt).delete()
 
 
 def unproven_offer_devices(*, now: datetime, after_seconds: int) -> list[tuple[Device, ChatRequest]]:
@@ -93,9 +97,9 @@ def unproven_offer_devices(*, now: datetime, after_seconds: int) -> list[tuple[D
 
 def complete(row: PushAttempt, status: str, error: str = "", message_id: str = "") -> PushAttempt:
     row.status, row.error, row.fcm_message_id = status, error[:2000], message_id
-    PushAttempt.objects.filter(
-        session=row.session, device=row.device, kind=row.kind, attempt=row.attempt, status=PushStatus.SENDING
-    ).update(status=row.status, error=row.error, fcm_message_id=row.fcm_message_id)
+    _in_flight(device=row.device, session=row.session, kind=row.kind, attempt=row.attempt).update(
+        status=row.status, error=row.error, fcm_message_id=row.fcm_message_id
+    )
     metrics.attempt_completed(row.kind, row.status)
     return row
 
