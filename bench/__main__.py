@@ -1,4 +1,5 @@
-"""`make bench` (python -m bench [fanout|resume|http|dashboard|profile] [options]): prints figures and ratios."""
+"""`make bench` (python -m bench [fanout|resume|http|dashboard|capacity|soak|profile] [options]): prints figures
+and ratios."""
 
 from __future__ import annotations
 
@@ -9,26 +10,39 @@ import sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "halobestie.settings")
 
 
+def sizes(given: str | None, default: str) -> list[int]:
+    return [int(n) for n in (given or default).split(",")]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench ARGS=...")
     # No `choices`: argparse checks an empty list against them and refuses it.
-    parser.add_argument("which", nargs="*", help="fanout, resume, http, dashboard, profile (default: all but profile)")
-    parser.add_argument("--mitras", default="200,1000,5000", help="fan-out sizes, comma-separated")
+    parser.add_argument(
+        "which", nargs="*",
+        help="fanout, resume, http, dashboard, capacity, soak, profile (default: fanout, resume, http, dashboard)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mitras", default=None, help="sizes, comma-separated (fanout: 200,1000,5000; capacity: 1000,5000; soak: 1000)"
+    )
+    parser.add_argument("--rates", default=None, help="capacity: the ladder of requests/s (default 1,2,3,5,7,10,...)")
+    parser.add_argument("--step-seconds", type=float, default=None, help="capacity: seconds a step (default 10)")
+    parser.add_argument("--no-overload", action="store_true", help="capacity: skip the burst past capacity")
+    parser.add_argument("--rate", type=float, default=None, help="soak: requests/s (default 2.5)")
+    parser.add_argument("--minutes", type=float, default=None, help="soak: minutes (default 10)")
     parser.add_argument(
         "--requests", type=int, default=None, help="requests per fan-out size (default: 60, and 20 from 5,000 mitras)"
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="dashboard log rows")
     args = parser.parse_args()
     which = args.which or ["fanout", "resume", "http", "dashboard"]
-    unknown = set(which) - {"fanout", "resume", "http", "dashboard", "profile"}
+    unknown = set(which) - {"fanout", "resume", "http", "dashboard", "capacity", "soak", "profile"}
     if unknown:
-        parser.error(
-            f"unknown benchmark: {', '.join(sorted(unknown))} (use fanout, resume, http, dashboard or profile)"
-        )
+        names = "fanout, resume, http, dashboard, capacity, soak or profile"
+        parser.error(f"unknown benchmark: {', '.join(sorted(unknown))} (use {names})")
     if "fanout" in which:
         from bench import fanout
 
-        fanout.main([int(n) for n in args.mitras.split(",")], args.requests)
+        fanout.main(sizes(args.mitras, "200,1000,5000"), args.requests)
     if "resume" in which:
         from bench import resume
 
@@ -41,6 +55,17 @@ def main() -> int:
         from bench import dashboard
 
         dashboard.main(args.rows)
+    if "capacity" in which:
+        from bench import capacity
+
+        if args.step_seconds:
+            capacity.STEP_SECONDS = args.step_seconds
+        rates = [float(r) for r in args.rates.split(",")] if args.rates else None
+        capacity.main(sizes(args.mitras, "1000,5000"), rates, overload=not args.no_overload)
+    if "soak" in which:
+        from bench import soak
+
+        soak.main(sizes(args.mitras, "1000")[0], rate=args.rate, minutes=args.minutes)
     if "profile" in which:
         from bench import profile
 
