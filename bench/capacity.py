@@ -116,6 +116,8 @@ class Step:
     retry_after: list[str] = field(default_factory=list)
     # (seconds since the step's start, latency) of each offer, for the recovery's curve
     offers: list[tuple[float, float]] = field(default_factory=list)
+    # (seconds since the step's start, offers missing) of each request with some missing
+    offers_missing: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def server_errors(self) -> int:
@@ -173,6 +175,8 @@ class ProjectSide:
         await self.sockets.all_have(key, missing_after)
         arrivals = self.sockets.arrivals.get(key, [])
         step.missing += n - len(arrivals)
+        if len(arrivals) < n:
+            step.offers_missing.append((started - step_started, n - len(arrivals)))
         latencies = [t - started for t in arrivals]
         step.latencies.extend(latencies)
         step.offers.extend((started - step_started, latency) for latency in latencies)
@@ -289,13 +293,14 @@ async def measure(stack: Stack, n: int, ladder: list[float], overload: bool) -> 
 
 
 def recovered_after(recovery: Step, window: float = 10.0) -> float | None:
-    """Seconds from the burst's end to the first window of the recovery whose offers' p99
-    holds again (None: not within the recovery)."""
+    """Seconds from the burst's end to the first window of the recovery whose offers hold
+    again: p99 within HOLD_P99 and none missing (None: not within the recovery)."""
     windows: dict[int, list[float]] = {}
     for at, latency in recovery.offers:
         windows.setdefault(int(at // window), []).append(latency)
+    missing = {int(at // window) for at, _ in recovery.offers_missing}
     for index in sorted(windows):
-        if percentile(windows[index], 99) <= HOLD_P99:
+        if index not in missing and percentile(windows[index], 99) <= HOLD_P99:
             return index * window
     return None
 

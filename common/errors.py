@@ -31,6 +31,9 @@ class DomainError(Exception):
         super().__init__(self.code)
         self.extra = extra
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class NotFound(DomainError):
     """The resource does not exist or is not the caller's; the two look the same."""
@@ -87,7 +90,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         logger.warning("database unavailable: %s", exc)
         return Response(error_body("unavailable"), status=503, headers={"Retry-After": "1"})
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, **exc.extra), status=exc.status_code)
+        return Response(error_body(exc.code, **exc.extra), status=exc.status_code, headers=exc.headers())
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

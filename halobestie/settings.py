@@ -266,7 +266,10 @@ CELERY_BEAT_SCHEDULE = {
 # ones that missed an event; the relay re-hands events no subscriber took after this delay.
 EVENTS_HEARTBEAT_SECONDS = float(os.environ.get("EVENTS_HEARTBEAT_SECONDS", "30"))
 EVENTS_CATCH_UP_SECONDS = float(os.environ.get("EVENTS_CATCH_UP_SECONDS", "2"))
-EVENTS_RELAY_AFTER_SECONDS = float(os.environ.get("EVENTS_RELAY_AFTER_SECONDS", "3"))
+EVENTS_RELAY_AFTER_SECONDS = float(os.environ.get("EVENTS_RELAY_AFTER_SECONDS", "5"))
+# A new request is refused (503 `unavailable`, `"reason": "busy"`, Retry-After) while this
+# process hands committed events to its sockets more than this many seconds late; 0: never.
+SHED_BEHIND_SECONDS = float(os.environ.get("SHED_BEHIND_SECONDS", "2"))
 # How long a committed change's answer waits for its events to be handed to the sockets
 # and push (normally a few milliseconds); past it the answer leaves, and the events follow.
 EVENTS_DISPATCH_WAIT_SECONDS = float(os.environ.get("EVENTS_DISPATCH_WAIT_SECONDS", "0.25"))

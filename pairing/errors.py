@@ -9,6 +9,7 @@ from common.errors import DomainError, NotFound
 __all__ = [
     "AlreadyResponded",
     "AlreadyReviewed",
+    "Busy",
     "EarlyEndDisabled",
     "NotFound",
     "RequestAlreadyPending",
@@ -42,3 +43,18 @@ class AlreadyReviewed(DomainError):
     """A force-close's review is written once; a second reviewer sees the first one's."""
 
     code = "already_reviewed"
+
+
+class Busy(DomainError):
+    """Too many requests at once: the stack refuses new ones before every offer is late.
+    The code a client already handles for a brief outage (503 `unavailable`), with why
+    and when to come back; nothing was changed."""
+
+    code = "unavailable"
+    status_code = 503
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(reason="busy", retry_after=retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.extra["retry_after"])}

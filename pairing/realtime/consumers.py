@@ -35,6 +35,12 @@ logger = logging.getLogger(__name__)
 CLOSE_BAD_TOKEN = 4401
 CLOSE_WRONG_ROLE = 4403
 CLOSE_TRY_AGAIN_LATER = 1013  # the server cannot serve sockets right now (Redis down): reconnect and resume
+# How long a live frame that overtook its predecessor waits for it before the gap is read
+# from the outbox. Two processes' changes committed moments apart reach a third process's
+# sockets in either order; reading the outbox at once for each such overtaking cost one
+# query per socket, every time, and under load those queries took the cores the live
+# frames needed: the fan-out fell further behind, and more frames overtook.
+OVERTAKEN_WAIT_SECONDS = 1.0
 BAD_FRAME = '{"type":"error","data":{"code":"bad_frame"}}'
 _presence_writes: set[asyncio.Task] = set()  # kept, or asyncio may drop them
 
@@ -85,6 +91,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
         self.last_seq = 0
         self.last_sent = time.monotonic()
         self.sending = asyncio.Lock()
+        self.advanced: asyncio.Event | None = None  # set when last_seq moves on, if a frame waits for it
         user = await _authenticate(self.scope)
         # Accept first, so the client reads the close code instead of a refused handshake.
         await self.accept()
@@ -149,7 +156,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
         top = {"seq": latest, "resync": True} if resync else {"seq": latest}
         metrics.hello_sent(resync)
         await self._send(delivery.frame("hello", encode(data), **top))
-        self.last_seq = latest
+        self._sent_upto(latest)
 
     async def _resume(self, since: int | None) -> None:
         latest, stored = await database_sync_to_async(outbox.events_since)(self.user.id, since)
@@ -174,7 +181,28 @@ class PairingConsumer(AsyncWebsocketConsumer):
     async def _send_stored(self, stored: list[outbox.StoredEvent], upto: int) -> None:
         for event in stored:
             await self._send(delivery.stored_frame(event))
-        self.last_seq = max(self.last_seq, upto)
+        self._sent_upto(max(self.last_seq, upto))
+
+    def _sent_upto(self, seq: int) -> None:
+        self.last_seq = seq
+        if self.advanced is not None:
+            self.advanced.set()
+            self.advanced = None
+
+    async def _wait_for_predecessors(self, seq: int) -> None:
+        """Give frames before `seq` still on their way live a moment to arrive, without
+        holding the socket's lock (they need it to go out)."""
+        deadline = time.monotonic() + OVERTAKEN_WAIT_SECONDS
+        while self.last_seq < seq - 1:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if self.advanced is None:
+                self.advanced = asyncio.Event()
+            try:
+                await asyncio.wait_for(self.advanced.wait(), remaining)
+            except TimeoutError:
+                return
 
     async def catch_up(self, upto: int) -> None:
         """Send what this socket missed up to `upto` (the hub saw it behind)."""
@@ -210,13 +238,15 @@ class PairingConsumer(AsyncWebsocketConsumer):
         return seq == self.last_seq + 1 and not self.sending.locked()
 
     async def send_event(self, seq: int, text: str, message: dict[str, Any]) -> None:
+        if seq > self.last_seq + 1:
+            await self._wait_for_predecessors(seq)
         async with self.sending:
             if seq <= self.last_seq:
                 return  # sent already (a relay's second copy, or a catch-up got there first)
             if not await self._fill_to(seq - 1):
                 return  # resynced: the snapshot covers this event too
             await self._send(text)
-            self.last_seq = seq
+            self._sent_upto(seq)
 
     # -- client frames -----------------------------------------------------------------------
 

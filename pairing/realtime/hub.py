@@ -33,7 +33,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from ..events import outbox
+from ..events import backlog, outbox
 from . import delivery, metrics
 
 logger = logging.getLogger(__name__)
@@ -131,9 +131,13 @@ class Hub:
             return
         latest = await database_sync_to_async(outbox.latest_seqs)(sorted({s.user.id for s in self.sockets}))
         now = time.monotonic()
+        # Sockets behind while this hub is still handing over broadcasts older than a tick
+        # are behind those broadcasts, which are on their way: reading the outbox for each of
+        # them as well would take the cores the broadcasts need.
+        busy = backlog.hub_seconds_behind() > settings.EVENTS_CATCH_UP_SECONDS
         for socket, behind_at in list(self.sockets.items()):
             newest = latest.get(socket.user.id, 0)
-            if socket.last_seq < behind_at:  # behind since the last tick: not a publish in flight
+            if socket.last_seq < behind_at and not busy:  # behind since the last tick: not a publish in flight
                 _start(socket.catch_up(behind_at))
             elif now - socket.last_sent >= settings.EVENTS_HEARTBEAT_SECONDS:
                 _start(socket.heartbeat(newest))
@@ -186,6 +190,15 @@ async def listening() -> None:
 async def deliver(loop: asyncio.AbstractEventLoop, message: dict) -> None:
     """Hand one broadcast to every socket of this process, in one pass."""
     hub = _hubs.get(loop)
+    backlog.pass_started(message.get("committed_at"))
+    try:
+        await _pass(hub, message)
+    finally:
+        backlog.pass_ended()
+    metrics.fanout_passed(message)
+
+
+async def _pass(hub: Hub | None, message: dict) -> None:
     for socket in list(hub.sockets if hub else ()):
         found = delivery.frame_for(message, socket.user.id, socket.socket_id)
         if found is None:
@@ -198,7 +211,6 @@ async def deliver(loop: asyncio.AbstractEventLoop, message: dict) -> None:
             await socket.send_event(seq, text, message)  # no gap, nothing in flight: daphne queues it
         except Exception:  # one closing socket must not cost the others their event
             logger.info("event not sent to a socket of user %s", socket.user.id, exc_info=True)
-    metrics.fanout_passed(message)
 
 
 def serving_loop() -> asyncio.AbstractEventLoop | None:

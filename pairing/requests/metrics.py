@@ -20,6 +20,9 @@ RELAY_TASK = "pairing.tasks.relay_events"
 
 CREATED = metrics.counter("chat_requests_created_total", "Chat requests created (with or without a mitra to offer).")
 ACCEPTED = metrics.counter("chat_requests_accepted_total", "Chat requests accepted by a mitra.")
+SHED = metrics.counter(
+    "chat_requests_shed_total", "Chat requests refused because event delivery was behind (503, reason busy)."
+)
 CANCELLED = metrics.counter("chat_requests_cancelled_total", "Chat requests cancelled by their customer.")
 EXPIRED = metrics.counter("chat_requests_expired_total", "Chat requests expired, by reason.", ["reason"])
 NOTIFIED = metrics.counter("offers_notified_total", "Offers of a request to a mitra (one per mitra per request).")
@@ -97,3 +100,7 @@ class OverdueCollector:
             "How long past its deadline the most overdue pending request is.",
             (now - oldest).total_seconds() if oldest else 0.0,
         )
+
+
+def request_shed() -> None:
+    SHED.inc()

@@ -10,10 +10,12 @@ are delivered after commit.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -24,8 +26,8 @@ from common.thirdparty.django_orm import insert_or_ignore
 
 from .. import clock
 from ..accounts.models import MitraProfile, Role, User
-from ..errors import AlreadyResponded, RequestAlreadyPending, RequestNotPending
-from ..events import outbox
+from ..errors import AlreadyResponded, Busy, RequestAlreadyPending, RequestNotPending
+from ..events import backlog, outbox
 from ..events.bus import changing, send_event_on_commit, tell_staff_on_commit
 from ..lifecycle import (
     OWN_ANSWERS,
@@ -172,8 +174,19 @@ def _notify_available_mitras(session: ChatRequest, now: datetime) -> list[int]:
 # --- customer ----------------------------------------------------------------
 
 
+def _refuse_if_busy() -> None:
+    """Past capacity, a request taken now would be offered late, and would make every
+    offer after it later still: refuse it, and say when to come back."""
+    limit = settings.SHED_BEHIND_SECONDS
+    behind = backlog.seconds_behind() if limit > 0 else 0.0
+    if behind > limit:
+        metrics.request_shed()
+        raise Busy(retry_after=max(1, math.ceil(behind)))
+
+
 def create_chat_request(*, customer: User, duration_minutes: int) -> ChatRequest:
     """Open a request and offer it to every available mitra (one log row each)."""
+    _refuse_if_busy()
     config = get_config()
     with changing():
         now = clock.now()
