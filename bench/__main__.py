@@ -14,6 +14,22 @@ def sizes(given: str | None, default: str) -> list[int]:
     return [int(n) for n in (given or default).split(",")]
 
 
+def smallest_forms(args: argparse.Namespace) -> None:
+    """What CI runs: every benchmark end to end, as a newcomer's `make bench` would, small
+    enough to take seconds (a benchmark nobody can run is a broken one)."""
+    from bench import capacity, profile, resume, soak, web
+
+    args.mitras = args.mitras or "20"
+    args.requests, args.rows = 3, 3000
+    args.rates, args.step_seconds = "1,2", 2.0
+    args.rate, args.minutes = 1.0, 2.0
+    capacity.RECOVERY_SECONDS = 4.0
+    soak.MINUTE = 5.0
+    resume.EVENTS, resume.ROUNDS = 40, 1
+    web.SECONDS, web.STORM, web.STORM_ROUNDS, web.CHURN_PAIRS = 1, 5, 1, 2
+    profile.SECONDS = 2
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench ARGS=...")
     # No `choices`: argparse checks an empty list against them and refuses it.
@@ -30,11 +46,17 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=None, help="soak: requests/s (default 2.5)")
     parser.add_argument("--minutes", type=float, default=None, help="soak: minutes (default 10)")
     parser.add_argument(
+        "--smoke", action="store_true",
+        help="each benchmark in its smallest form (a few sockets, rows and seconds): that it runs, not its figures",
+    )  # fmt: skip
+    parser.add_argument(
         "--requests", type=int, default=None, help="requests per fan-out size (default: 60, and 20 from 5,000 mitras)"
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="dashboard log rows")
     args = parser.parse_args()
     which = args.which or ["fanout", "resume", "http", "dashboard"]
+    if args.smoke:
+        smallest_forms(args)
     unknown = set(which) - {"fanout", "resume", "http", "dashboard", "capacity", "soak", "profile"}
     if unknown:
         names = "fanout, resume, http, dashboard, capacity, soak or profile"

@@ -114,6 +114,9 @@ class Step:
     missing: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     retry_after: list[str] = field(default_factory=list)
+    calls: list[float] = field(default_factory=list)  # the create calls' own durations
+    # each request's first socket's arrival after the create answered (the stack's own pass, not the call)
+    spreads: list[float] = field(default_factory=list)
     # (seconds since the step's start, latency) of each offer, for the recovery's curve
     offers: list[tuple[float, float]] = field(default_factory=list)
     # (seconds since the step's start, offers missing) of each request with some missing
@@ -137,12 +140,20 @@ class Step:
     def holds(self) -> bool:
         return bool(self.latencies) and self.p(99) <= HOLD_P99 and self.missing == 0 and not self.server_errors
 
+    def extra(self) -> str:
+        if not self.calls:
+            return ""
+        calls = f" | create p50 {percentile(self.calls, 50) * 1000:.0f} p99 {percentile(self.calls, 99) * 1000:.0f} ms"
+        if not self.spreads:
+            return calls
+        return calls + f", answer->last socket p99 {percentile(self.spreads, 99) * 1000:.0f} ms"
+
     def row(self) -> str:
         codes = " ".join(f"{status}x{n}" for status, n in sorted(self.statuses.items()))
         return (
             f"{self.side:>7} {self.rate:>6g}/s | p50 {self.p(50) * 1000:>7.0f} p99 {self.p(99) * 1000:>7.0f} "
             f"max {max(self.latencies, default=0) * 1000:>7.0f} ms | missing {self.missing:>6} of {self.expected:>7} "
-            f"| {self.frames_per_second:>8.0f} frames/s | {codes}"
+            f"| {self.frames_per_second:>8.0f} frames/s | {codes}{self.extra()}"
         )
 
 
@@ -163,6 +174,8 @@ class ProjectSide:
             step.statuses[0] = step.statuses.get(0, 0) + 1  # no answer at all: counted as a failure
             return
         step.statuses[response.status_code] = step.statuses.get(response.status_code, 0) + 1
+        answered = time.perf_counter()
+        step.calls.append(answered - started)
         if response.status_code == 503:
             step.retry_after.append(response.headers.get("Retry-After", ""))
             return
@@ -178,6 +191,8 @@ class ProjectSide:
         if len(arrivals) < n:
             step.offers_missing.append((started - step_started, n - len(arrivals)))
         latencies = [t - started for t in arrivals]
+        if arrivals:
+            step.spreads.append(max(arrivals) - answered)
         step.latencies.extend(latencies)
         step.offers.extend((started - step_started, latency) for latency in latencies)
         cancelled = time.perf_counter()

@@ -7,11 +7,9 @@ message to decode instead of one per socket, and no per-socket consumer wake-up.
 socket with nothing in flight sends at once; one busy filling a gap gets it in a task of
 its own, so it never holds up the others.
 
-A broadcast published by this process (a request thread of the same daphne) is handed to
-its sockets on their loop once Redis has taken it for the other processes (`deliver_here`);
-the copy Redis brings back is skipped. The pass then runs while the request thread waits,
-instead of competing with it for the GIL, and this process's sockets get the broadcast
-even with Redis down.
+Every process hands broadcasts over in the order Redis passes them on, its own changes'
+too (publisher.py says why); a broadcast Redis did not take is handed to this process's
+sockets directly (`deliver_here`).
 
 Every CATCH_UP_SECONDS the hub reads the latest `seq` of every user with a socket in
 this process. A socket still behind at two ticks in a row missed something (Redis was
@@ -26,7 +24,6 @@ import asyncio
 import logging
 import threading
 import time
-from collections import OrderedDict
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
@@ -57,7 +54,6 @@ class Socket(Protocol):
 
 
 CLOSE_SERVICE_RESTART = 1012  # the process is stopping: reconnect (to another) and resume
-DELIVERED_HERE_KEPT = 1000
 
 
 class Hub:
@@ -68,8 +64,6 @@ class Hub:
         self.loop = loop
         self.thread = threading.get_ident()  # the thread the loop runs in
         self.sockets: dict[Socket, int] = {}  # socket → latest seq seen behind it at the last tick
-        # Broadcasts handed over here before Redis echoed them back, by message id (the newest kept).
-        self.delivered_here: OrderedDict[str, None] = OrderedDict()
         self.subscribed: asyncio.Future = loop.create_future()
         self.watcher: asyncio.Task | None = None
         self.listener: asyncio.Task | None = None
@@ -94,8 +88,7 @@ class Hub:
                     self.subscribed.set_result(None)
                 while True:
                     message = await layer.receive(channel)
-                    if not self._echo(message):
-                        await deliver(self.loop, message)
+                    await deliver(self.loop, message)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis down: the tick's catch-up serves sockets meanwhile
@@ -105,18 +98,6 @@ class Hub:
                     self.subscribed = self.loop.create_future()
                 logger.warning("event hub lost its broadcast subscription; retrying", exc_info=True)
                 await asyncio.sleep(1)
-
-    def expect_echo(self, message_id: str) -> None:
-        self.delivered_here[message_id] = None
-        while len(self.delivered_here) > DELIVERED_HERE_KEPT:  # echoes lost while Redis was down
-            self.delivered_here.popitem(last=False)
-
-    def _echo(self, message: dict[str, Any]) -> bool:
-        """Whether the message is Redis's copy of one handed over here already."""
-        if message.get("message_id") not in self.delivered_here:
-            return False
-        del self.delivered_here[message["message_id"]]
-        return True
 
     async def _watch(self) -> None:
         while True:
@@ -223,14 +204,8 @@ def serving_loop() -> asyncio.AbstractEventLoop | None:
     return None
 
 
-def expect_echo(message: dict[str, Any]) -> None:
-    """Note a broadcast this process is about to publish and hand to this loop's sockets
-    itself (deliver_here): the copy Redis brings back is skipped."""
-    current().expect_echo(message["message_id"])
-
-
 async def deliver_here(message: dict[str, Any]) -> None:
-    """Hand a broadcast published in this process to this loop's sockets."""
+    """Hand a broadcast Redis did not take to this loop's sockets."""
     await deliver(asyncio.get_running_loop(), dict(message))  # a copy: frame_for keeps the unpacked ids in it
 
 

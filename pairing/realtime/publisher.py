@@ -1,10 +1,15 @@
 """Publishing from sync code: request threads and Celery tasks, after a change commits.
 
-In a web process the sends run on the loop of its sockets: the broadcast leaves for Redis
-(the other processes), and this process's sockets get it in the same step, without
-waiting for Redis to bring it back (hub.deliver_here). Elsewhere (a Celery worker, a
-process with no socket) they run on an event loop of the publisher's own, kept on a
-daemon thread, so the process holds one Redis connection for them.
+Every process publishes on an event loop of the publisher's own, kept on a daemon thread
+(one Redis connection per process for it), and every process's hub, this one's too, hands
+broadcasts to its sockets in the order Redis passes them on. One order for every process
+is what keeps a busy stack steady: a process that served its own changes first would see
+the other processes' changes overtake them at its sockets, and each overtaking costs every
+socket a wait. The publish never waits for the sockets' loop, however busy it is.
+
+When Redis does not take a broadcast, this process's sockets get it at once anyway
+(`hub.deliver_here`); the other processes' sockets catch up from the outbox, and the
+relay publishes it again later.
 """
 
 from __future__ import annotations
@@ -12,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -21,11 +24,8 @@ from channels.layers import get_channel_layer
 from ..events.bus import Event
 from . import delivery, hub
 
-# A backstop only: a hung Redis fails the publish sooner (the layer's socket timeout). The
-# wait for this process's sockets is what paces its dispatch thread when they are behind
-# (and new requests are refused meanwhile, events.backlog); past the backstop, a broadcast
-# Redis took counts as published, and its pass here goes on.
-PUBLISH_TIMEOUT_SECONDS = 10
+# A backstop only: a hung Redis fails the publish sooner (the layer's socket timeout).
+PUBLISH_TIMEOUT_SECONDS = 2
 
 Sends = list[tuple[str, dict[str, Any]]]
 
@@ -35,29 +35,9 @@ async def _send(sends: Sends) -> None:
     await asyncio.gather(*(layer.group_send(group, msg) for group, msg in sends))
 
 
-async def _send_and_deliver_here(sends: Sends, published: Future) -> None:
-    """Publish, then hand the broadcasts to this loop's sockets: Redis has passed a broadcast
-    to the other processes when its PUBLISH answers, so every process's pass starts at about
-    the same time. The other sends (the staff nudge) are not waited for before the pass.
-    This loop's sockets get the broadcasts even when Redis is down (the relay publishes them
-    later)."""
-    layer = get_channel_layer()
-    broadcasts = [msg for group, msg in sends if group == delivery.EVERYONE_GROUP]
-    for msg in broadcasts:
-        hub.expect_echo(msg)
-    sending = [(group, asyncio.ensure_future(layer.group_send(group, msg))) for group, msg in sends]  # in order
-    try:
-        await asyncio.gather(*(task for group, task in sending if group == delivery.EVERYONE_GROUP))
-        published.set_result(None)
-    finally:
-        for msg in broadcasts:
-            await hub.deliver_here(msg)
-        await asyncio.gather(*(task for _, task in sending))
-
-
 class _Publisher:
-    """The sync side's way onto an event loop: the sockets' loop in a web process, else an
-    event loop on a daemon thread, one per process (re-made after a fork)."""
+    """The sync side's way onto an event loop: one on a daemon thread, one per process
+    (re-made after a fork)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -75,17 +55,22 @@ class _Publisher:
     def publish(self, sends: Sends) -> None:
         if not sends:
             return
-        sockets_loop = hub.serving_loop()
-        published: Future = Future()
-        if sockets_loop is not None:
-            future = asyncio.run_coroutine_threadsafe(_send_and_deliver_here(sends, published), sockets_loop)
-        else:
-            future = asyncio.run_coroutine_threadsafe(_send(sends), self._own_loop())
         try:
-            future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
-        except FutureTimeout:
-            if not published.done():
-                raise
+            asyncio.run_coroutine_threadsafe(_send(sends), self._own_loop()).result(timeout=PUBLISH_TIMEOUT_SECONDS)
+        except Exception:
+            _deliver_here_anyway(sends)
+            raise
+
+
+def _deliver_here_anyway(sends: Sends) -> None:
+    """Redis did not take the sends: this process's sockets get its broadcasts now (a copy
+    Redis took after all comes back later, and each socket drops what it already sent)."""
+    sockets_loop = hub.serving_loop()
+    if sockets_loop is None:
+        return
+    for group, msg in sends:
+        if group == delivery.EVERYONE_GROUP:
+            asyncio.run_coroutine_threadsafe(hub.deliver_here(msg), sockets_loop)
 
 
 _publisher = _Publisher()

@@ -1,0 +1,77 @@
+"""A live frame that overtakes its predecessor (two processes' changes committed moments
+apart reach a third process's sockets in either order) waits a moment for it, instead of
+reading the outbox once per socket: under load those reads took the cores the live
+frames needed, and a busy stack fell behind for good instead of slowing down.
+
+Real database, real Redis channel layer, real sockets through channels' communicator; the
+two broadcasts are handed to this process's hub in the wrong order, as Redis can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.test import override_settings
+
+from pairing.events import bus, outbox
+from pairing.realtime import delivery, hub
+from pairing.requests.services import create_chat_request
+from tests.support import account, call, mitra_socket, next_frame
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _two_offers_not_yet_delivered(monkeypatch, mitras: int) -> tuple[list, list[bus.Event]]:
+    """Two committed offers to every mitra, held back from the sockets (as if still on their way)."""
+    accounts = [await account("mitra") for _ in range(mitras)]
+    sockets = [await mitra_socket(mitra) for mitra in accounts]
+    held: list[bus.Event] = []
+    monkeypatch.setattr(bus, "_subscribers", [held.append])
+    for _ in range(2):
+        customer = await account("customer")
+        await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    monkeypatch.undo()
+    return sockets, held
+
+
+def _count_outbox_reads(monkeypatch) -> list[int]:
+    reads: list[int] = []
+    real = outbox.events_after
+
+    def counted(user_id, after, upto):
+        reads.append(user_id)
+        return real(user_id, after, upto)
+
+    monkeypatch.setattr(outbox, "events_after", counted)
+    return reads
+
+
+@override_settings(EVENTS_CATCH_UP_SECONDS=30)  # no catch-up tick: only the live frames
+async def test_an_overtaking_frame_waits_for_its_predecessor_instead_of_reading_the_outbox(monkeypatch):
+    sockets, (first, second) = await _two_offers_not_yet_delivered(monkeypatch, delivery.DIRECT_RECIPIENTS + 3)
+    reads = _count_outbox_reads(monkeypatch)
+    loop = asyncio.get_running_loop()
+    await hub.deliver(loop, delivery.message(second))  # seq 2 first
+    await asyncio.sleep(0.2)
+    await hub.deliver(loop, delivery.message(first))
+    for comm in sockets:
+        frames = [await next_frame(comm), await next_frame(comm)]
+        assert [(f["type"], f["seq"]) for f in frames] == [("chat_request.new", 1), ("chat_request.new", 2)]
+        assert await comm.receive_nothing(timeout=0.05)  # each once
+    assert reads == []  # no socket read the outbox for a frame that was on its way
+    for comm in sockets:
+        await comm.disconnect()
+
+
+@override_settings(EVENTS_CATCH_UP_SECONDS=30)
+async def test_a_predecessor_that_never_comes_is_read_from_the_outbox(monkeypatch):
+    sockets, (_first, second) = await _two_offers_not_yet_delivered(monkeypatch, delivery.DIRECT_RECIPIENTS + 1)
+    reads = _count_outbox_reads(monkeypatch)
+    await hub.deliver(asyncio.get_running_loop(), delivery.message(second))  # seq 1's publish was lost
+    for comm in sockets:
+        frames = [await next_frame(comm), await next_frame(comm)]  # within the wait, then from the outbox
+        assert [f["seq"] for f in frames] == [1, 2]
+    assert len(reads) == len(sockets)
+    for comm in sockets:
+        await comm.disconnect()
