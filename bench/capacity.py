@@ -26,11 +26,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from websockets.asyncio.client import connect
 
-from bench.fanout import Floor, make_accounts, percentile, wait_until_quiet
+from bench.fanout import Floor, cpu_seconds, make_accounts, percentile, wait_until_quiet
 from devtools.stack import Stack
 
 STEP_SECONDS = 10.0
@@ -115,12 +116,11 @@ class Step:
     statuses: dict[int, int] = field(default_factory=dict)
     retry_after: list[str] = field(default_factory=list)
     calls: list[float] = field(default_factory=list)  # the create calls' own durations
-    # each request's first socket's arrival after the create answered (the stack's own pass, not the call)
-    spreads: list[float] = field(default_factory=list)
     # (seconds since the step's start, latency) of each offer, for the recovery's curve
     offers: list[tuple[float, float]] = field(default_factory=list)
     # (seconds since the step's start, offers missing) of each request with some missing
     offers_missing: list[tuple[float, int]] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds the step cost, by process kind
 
     @property
     def server_errors(self) -> int:
@@ -140,13 +140,17 @@ class Step:
     def holds(self) -> bool:
         return bool(self.latencies) and self.p(99) <= HOLD_P99 and self.missing == 0 and not self.server_errors
 
+    def cpu_per_frame(self) -> str:
+        """Microseconds of CPU per delivered frame, by process kind (the processes that exist)."""
+        frames = max(1, len(self.latencies))
+        return " ".join(f"{kind} {seconds / frames * 1e6:.0f}" for kind, seconds in self.cpu.items() if seconds > 0)
+
     def extra(self) -> str:
+        cpu = f" | CPU us/frame: {self.cpu_per_frame()}" if self.cpu else ""
         if not self.calls:
-            return ""
+            return cpu
         calls = f" | create p50 {percentile(self.calls, 50) * 1000:.0f} p99 {percentile(self.calls, 99) * 1000:.0f} ms"
-        if not self.spreads:
-            return calls
-        return calls + f", answer->last socket p99 {percentile(self.spreads, 99) * 1000:.0f} ms"
+        return calls + cpu
 
     def row(self) -> str:
         codes = " ".join(f"{status}x{n}" for status, n in sorted(self.statuses.items()))
@@ -191,8 +195,6 @@ class ProjectSide:
         if len(arrivals) < n:
             step.offers_missing.append((started - step_started, n - len(arrivals)))
         latencies = [t - started for t in arrivals]
-        if arrivals:
-            step.spreads.append(max(arrivals) - answered)
         step.latencies.extend(latencies)
         step.offers.extend((started - step_started, latency) for latency in latencies)
         cancelled = time.perf_counter()
@@ -235,9 +237,33 @@ class FloorSide:
                 step.offers.extend((started - step_started, t - started) for t in arrivals)
 
 
+def process_kinds(stack: Stack | None) -> dict[str, list[int]]:
+    """The processes whose CPU a step costs: the stack's (web, workers) and the services'."""
+    kinds: dict[str, list[int]] = {"web": [], "workers": [], "postgres": [], "redis": [], "floor": []}
+    if stack is not None:
+        for pid, command in stack.processes().items():
+            kinds["web" if "daphne" in command else "workers"].append(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name = (entry / "comm").read_text().strip()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if name == "postgres":
+                kinds["postgres"].append(int(entry.name))
+            elif name.startswith("redis-server"):
+                kinds["redis"].append(int(entry.name))
+            elif b"bench.floor_server" in command:
+                kinds["floor"].append(int(entry.name))
+    return kinds
+
+
 async def paced(side, side_name: str, rate: float, seconds: float, missing_after: float = MISSING_AFTER) -> Step:
     """One request every 1/rate seconds for `seconds`, each on its own, then wait for all."""
     step = Step(side_name, rate, seconds)
+    kinds = process_kinds(getattr(side, "stack", None))
+    before = {kind: cpu_seconds(pids) for kind, pids in kinds.items()}
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=side.base_url, timeout=30, limits=limits) as http:
         started = time.perf_counter()
@@ -248,6 +274,7 @@ async def paced(side, side_name: str, rate: float, seconds: float, missing_after
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(side.one(http, step, started, missing_after)))
         await asyncio.gather(*tasks)
+    step.cpu = {kind: cpu_seconds(pids) - before[kind] for kind, pids in kinds.items()}
     return step
 
 

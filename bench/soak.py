@@ -127,6 +127,8 @@ class Soak:
         arrivals = self.mitras.arrivals.pop(session_id, [])
         minute.offers.extend(t - started for t in arrivals)
         minute.missing += len(self.mitras.sockets) - len(arrivals)
+        if len(arrivals) < len(self.mitras.sockets):
+            print("DEBUG missing", session_id, fate, len(arrivals), response.json()["status"], flush=True)
 
     async def accept(self, http: httpx.AsyncClient, base: str, token: str | None = None) -> None:
         token = token or random.choice(self.mitra_tokens)
@@ -150,7 +152,7 @@ class Soak:
                     await asyncio.sleep(delay)
                 tasks.append(asyncio.create_task(self.request(http)))
             await asyncio.gather(*tasks)
-            sampler.cancel()
+            await sampler  # the last minutes' figures
 
     async def sample_every_minute(self, minutes: float) -> None:
         import psycopg
@@ -248,6 +250,9 @@ def verdict(run: Soak) -> None:
     missing = sum(m.missing for m in run.minutes.values())
     # What the outbox keeps (contract section 11): every event of the last KEEP_FOR, and
     # each user's last KEEP_LAST; beyond that, a prune run's worth of inflow.
+    import django
+
+    django.setup()
     from pairing.events.outbox import KEEP_FOR, KEEP_LAST
 
     keep_minutes = round(KEEP_FOR.total_seconds() / MINUTE)
