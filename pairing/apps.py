@@ -11,7 +11,7 @@ class PairingConfig(AppConfig):
 
         from .events.bus import subscribe, watch_for_staff
         from .push.subscriber import on_event as push_on_event
-        from .realtime import hub, presence
+        from .realtime import acks, hub, presence
         from .realtime.publisher import publish, tell_staff
 
         subscribe(publish)
@@ -20,6 +20,7 @@ class PairingConfig(AppConfig):
         # A web process that stops closes its sockets with 1012 and leaves presence at once.
         on_shutdown(hub.shut_down)
         on_shutdown(presence.leave_all)
+        on_shutdown(acks.drain)
 
         # Metrics subscribe too (each domain's metrics.py); the request id follows tasks.
         from common.logs import connect_celery

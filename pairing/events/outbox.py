@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .event import Audience, Event, encode
@@ -209,17 +210,22 @@ def events_after(user_id: int, after: int, upto: int) -> list[StoredEvent] | Non
     return stored
 
 
-def sessions_offered(user_id: int, *, upto: int, since: datetime, event_type: str) -> list[str]:
-    """The session ids of the user's `event_type` events with a seq up to `upto`, committed
-    since `since`, as far as they are still kept."""
-    rows = UserEvent.objects.filter(
-        user_id=user_id, seq__lte=upto, batch__type=event_type, batch__created_at__gte=since
-    ).values_list("audience", "batch__audiences_json")
-    found = []
-    for audience, audiences_json in rows:
+def sessions_offered_upto(upto: dict[int, int], *, since: datetime, event_type: str) -> set[tuple[int, str]]:
+    """(user id, session id) of the users' `event_type` events with a seq up to each user's
+    `upto[user]`, committed since `since`, as far as they are still kept: one query."""
+    if not upto:
+        return set()
+    seq_up_to = Q()
+    for user_id, seq in upto.items():
+        seq_up_to |= Q(user_id=user_id, seq__lte=seq)
+    rows = UserEvent.objects.filter(seq_up_to, batch__type=event_type, batch__created_at__gte=since).values_list(
+        "user_id", "audience", "batch__audiences_json"
+    )
+    found = set()
+    for user_id, audience, audiences_json in rows:
         data = json.loads(audiences_json)[audience]
         if isinstance(data, dict) and data.get("session_id"):
-            found.append(data["session_id"])
+            found.add((user_id, data["session_id"]))
     return found
 
 

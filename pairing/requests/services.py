@@ -331,9 +331,14 @@ def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
     """The offers reached the mitra's app; the first proof wins. Never touches `response`."""
     if not session_ids:
         return 0
+    return _prove_delivered(Offer.objects.filter(mitra=mitra, session_id__in=session_ids), via)
+
+
+def _prove_delivered(offers: QuerySet[Offer], via: str) -> int:
+    """Mark the offers not yet proven delivered, once each (the rows are locked: two
+    proofs at once count one), and tell the rollups and the staff views once."""
     with transaction.atomic():
-        unproven = Offer.objects.filter(mitra=mitra, session_id__in=session_ids, delivered_at__isnull=True)
-        offer_ids = list(locked(unproven).values_list("id", flat=True))
+        offer_ids = list(locked(offers.filter(delivered_at__isnull=True)).values_list("id", flat=True))
         if not offer_ids:
             return 0
         Offer.objects.filter(id__in=offer_ids).update(delivered_at=timezone.now(), delivered_via=via)
@@ -344,20 +349,44 @@ def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
 
 
 def mark_acked(*, mitra: User, seq: int) -> int:
-    """The mitra's app handled every frame up to `seq`: every offer of this user whose
-    `chat_request.new` had a seq up to it is delivered, whichever socket or device carried
-    it (an offer a `hello` listed was announced at a seq no greater than the hello's).
-    Looks only as far back as the mitra's oldest offer still unproven."""
-    oldest = (
-        Offer.objects.filter(mitra=mitra, delivered_at__isnull=True, notified_at__gte=timezone.now() - outbox.KEEP_FOR)
-        .order_by("notified_at")
-        .values_list("notified_at", flat=True)
-        .first()
-    )
-    if oldest is None:
-        return 0
-    offered = outbox.sessions_offered(mitra.id, upto=seq, since=oldest, event_type="chat_request.new")
-    return mark_delivered(mitra=mitra, session_ids=offered, via=DeliveredVia.WEBSOCKET)
+    """The mitra's app handled every frame up to `seq` (see `mark_acked_many`)."""
+    return mark_acked_many(acks={mitra.id: seq})
+
+
+# Mitras' acks proven per statement: each costs two parameters in the outbox lookup.
+ACKS_PER_STATEMENT = 2000
+
+
+def mark_acked_many(*, acks: dict[int, int]) -> int:
+    """Mitras' apps handled every frame up to a seq (mitra id → seq): every offer of theirs
+    whose `chat_request.new` had a seq up to it is delivered, whichever socket or device
+    carried it (an offer a `hello` listed was announced at a seq no greater than the hello's).
+
+    A process's acks are proven together (realtime's ack batcher): per batch, one read of
+    the unproven offers, one of the outbox, and one update, whatever the number of mitras.
+    Each mitra has few offers unproven at a time, so only those are looked up, and only as
+    far back as the oldest of them."""
+    proven = 0
+    items = sorted(acks.items())
+    for start in range(0, len(items), ACKS_PER_STATEMENT):
+        chunk = dict(items[start : start + ACKS_PER_STATEMENT])
+        unproven = list(
+            Offer.objects.filter(
+                mitra_id__in=list(chunk),
+                delivered_at__isnull=True,
+                notified_at__gte=timezone.now() - outbox.KEEP_FOR,
+            ).values_list("id", "mitra_id", "session_id", "notified_at")
+        )
+        if not unproven:
+            continue
+        since = min(notified_at for _, _, _, notified_at in unproven)
+        offered = outbox.sessions_offered_upto(
+            {mitra_id: chunk[mitra_id] for _, mitra_id, _, _ in unproven}, since=since, event_type="chat_request.new"
+        )
+        ids = [offer_id for offer_id, mitra_id, session_id, _ in unproven if (mitra_id, str(session_id)) in offered]
+        if ids:
+            proven += _prove_delivered(Offer.objects.filter(id__in=ids), DeliveredVia.WEBSOCKET)
+    return proven
 
 
 def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) -> Offer:

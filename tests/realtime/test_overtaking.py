@@ -75,3 +75,38 @@ async def test_a_predecessor_that_never_comes_is_read_from_the_outbox(monkeypatc
     assert len(reads) == len(sockets)
     for comm in sockets:
         await comm.disconnect()
+
+
+async def test_a_fan_outs_acks_are_proven_together(monkeypatch):
+    """Every app acks every offer: a fan-out's acks are proven in a batch or two, not a
+    transaction per mitra, and each offer is delivered within moments of its ack."""
+    from pairing.models import Offer
+    from pairing.requests import services
+
+    accounts = [await account("mitra") for _ in range(30)]
+    sockets = [await mitra_socket(mitra) for mitra in accounts]
+    batches: list[dict[int, int]] = []
+    real = services.mark_acked_many
+
+    def counted(*, acks):
+        batches.append(dict(acks))
+        return real(acks=acks)
+
+    monkeypatch.setattr(services, "mark_acked_many", counted)
+    customer = await account("customer")
+    session = await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    for comm in sockets:
+        frame = await next_frame(comm, "chat_request.new")
+        await comm.send_json_to({"type": "ack", "seq": frame["seq"]})
+
+    def delivered() -> int:
+        return Offer.objects.filter(session=session, delivered_via="websocket").count()
+
+    for _ in range(50):
+        if await call(delivered)() == len(accounts):
+            break
+        await asyncio.sleep(0.05)
+    assert await call(delivered)() == len(accounts)
+    assert 1 <= len(batches) <= 3 and sum(len(b) for b in batches) == len(accounts)
+    for comm in sockets:
+        await comm.disconnect()
