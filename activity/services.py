@@ -16,6 +16,9 @@ from .models import MitraDailyActivity, RolledUpDay
 
 # A day is rolled up only this long after it ended (requests may wait up to an hour)...
 FINALITY_DELAY = timedelta(hours=2)
+# A day's rollup rows go in statements of this many (each binds one parameter a figure):
+# a day may have more mitras than one statement can bind.
+ROLLUP_ROWS_PER_STATEMENT = 2000
 
 
 def roll_up_final_days(now: datetime | None = None) -> list[date]:
@@ -47,7 +50,10 @@ def _roll_up(day: date, time_zone: str) -> bool:
         except IntegrityError:
             return False  # another run rolled it up first
         MitraDailyActivity.objects.bulk_create(
-            MitraDailyActivity(day=day, time_zone=time_zone, mitra_id=mitra_id, **figures)
-            for mitra_id, figures in selectors.per_mitra(rows).items()
+            [
+                MitraDailyActivity(day=day, time_zone=time_zone, mitra_id=mitra_id, **figures)
+                for mitra_id, figures in selectors.per_mitra(rows).items()
+            ],
+            batch_size=ROLLUP_ROWS_PER_STATEMENT,
         )
     return True

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.chunks import chunks
+
 from .event import Audience, Event, encode
 from .models import EventBatch, EventSequence, UserEvent
 
@@ -178,7 +180,11 @@ def latest_seq(user_id: int) -> int:
 
 
 def latest_seqs(user_ids: list[int]) -> dict[int, int]:
-    return dict(EventSequence.objects.filter(user_id__in=user_ids).values_list("user_id", "last_seq"))
+    """Each user's latest seq (a process's sockets may be more users than a statement binds)."""
+    latest: dict[int, int] = {}
+    for some in chunks(user_ids):
+        latest.update(EventSequence.objects.filter(user_id__in=some).values_list("user_id", "last_seq"))
+    return latest
 
 
 @dataclass(frozen=True)

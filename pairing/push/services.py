@@ -81,16 +81,16 @@ def unproven_offer_devices(*, now: datetime, after_seconds: int) -> list[tuple[D
         by_mitra.setdefault(offer.mitra_id, []).append(offer.session)
     if not by_mitra:
         return []
-    sessions = {session.id for found in by_mitra.values() for session in found}
+    # Subqueries, not lists of ids: a fan-out's unproven offers may be more than a statement binds.
     pushed = set(
-        PushAttempt.objects.filter(session_id__in=sessions, kind=PushKind.NEW_REQUEST, attempt=1).values_list(
-            "session_id", "device_id"
-        )
+        PushAttempt.objects.filter(
+            session_id__in=offers.values("session_id"), kind=PushKind.NEW_REQUEST, attempt=1
+        ).values_list("session_id", "device_id")
     )
     return [
         (device, session)
-        for device in Device.objects.filter(user_id__in=by_mitra, is_active=True).order_by("id")
-        for session in by_mitra[device.user_id]
+        for device in Device.objects.filter(user_id__in=offers.values("mitra_id"), is_active=True).order_by("id")
+        for session in by_mitra.get(device.user_id, [])
         if (session.id, device.id) not in pushed
     ]
 

@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from appconfig.models import get_config
+from common.chunks import chunks
 from common.errors import NotFound
 from common.thirdparty.django_orm import insert_or_ignore
 
@@ -319,11 +320,15 @@ def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
     if not session_ids:
         return 0
     with transaction.atomic():
-        unproven = Offer.objects.filter(mitra=mitra, session_id__in=session_ids, delivered_at__isnull=True)
-        offer_ids = list(locked(unproven).values_list("id", flat=True))
+        offer_ids = []
+        for some in chunks(session_ids):  # an ack may cover more offers than a statement binds
+            unproven = Offer.objects.filter(mitra=mitra, session_id__in=some, delivered_at__isnull=True)
+            offer_ids += locked(unproven).values_list("id", flat=True)
         if not offer_ids:
             return 0
-        Offer.objects.filter(id__in=offer_ids).update(delivered_at=timezone.now(), delivered_via=via)
+        now = timezone.now()
+        for some in chunks(offer_ids):
+            Offer.objects.filter(id__in=some).update(delivered_at=now, delivered_via=via)
         offers_proven.send(sender=Offer, offer_ids=offer_ids, delivered=True, seen=False)
         tell_staff_on_commit(what="offer.delivered")
     metrics.offers_delivered(via, len(offer_ids))
