@@ -257,7 +257,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1.0,
         "options": {"expires": 2.0},
     },
-    "events-prune": {"task": "pairing.tasks.prune_events", "schedule": 60.0},
+    # A run that waited a whole interval is superseded by the next one.
+    "events-prune": {"task": "pairing.tasks.prune_events", "schedule": 60.0, "options": {"expires": 60.0}},
     "activity-roll-up": {"task": "activity.tasks.roll_up", "schedule": 600.0},
 }
 
@@ -267,6 +268,9 @@ CELERY_BEAT_SCHEDULE = {
 EVENTS_HEARTBEAT_SECONDS = float(os.environ.get("EVENTS_HEARTBEAT_SECONDS", "30"))
 EVENTS_CATCH_UP_SECONDS = float(os.environ.get("EVENTS_CATCH_UP_SECONDS", "2"))
 EVENTS_RELAY_AFTER_SECONDS = float(os.environ.get("EVENTS_RELAY_AFTER_SECONDS", "3"))
+# How long one run of the outbox's pruning (beat, every minute) may go on: it deletes in
+# short transactions until nothing old is left or this budget is used up.
+EVENTS_PRUNE_SECONDS = float(os.environ.get("EVENTS_PRUNE_SECONDS", "20"))
 # How long a committed change's answer waits for its events to be handed to the sockets
 # and push (normally a few milliseconds); past it the answer leaves, and the events follow.
 EVENTS_DISPATCH_WAIT_SECONDS = float(os.environ.get("EVENTS_DISPATCH_WAIT_SECONDS", "0.25"))
