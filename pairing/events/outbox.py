@@ -296,11 +296,12 @@ def prune(
     cutoff = connection.ops.adapt_datetimefield_value(now - KEEP_FOR)
     events, batches = UserEvent._meta.db_table, EventBatch._meta.db_table
     sequences, users = EventSequence._meta.db_table, UserEvent._meta.get_field("user").related_model._meta.db_table
-    doomed = (
-        f"SELECT e.id FROM {events} e JOIN {batches} b ON b.id = e.batch_id"
-        " WHERE e.id > %s AND e.id <= %s AND b.created_at < %s AND ("
-        f" e.seq <= (SELECT s.last_seq FROM {sequences} s WHERE s.user_id = e.user_id) - %s"
-        f" OR NOT EXISTS (SELECT 1 FROM {users} u WHERE u.id = e.user_id AND u.is_active))"
+    # One statement per window, naming the table once (no self-join).
+    delete_window = (
+        f"DELETE FROM {events} WHERE id > %s AND id <= %s"
+        f" AND batch_id IN (SELECT b.id FROM {batches} b WHERE b.created_at < %s) AND ("
+        f" seq <= (SELECT s.last_seq FROM {sequences} s WHERE s.user_id = {events}.user_id) - %s"
+        f" OR NOT EXISTS (SELECT 1 FROM {users} u WHERE u.id = {events}.user_id AND u.is_active))"
     )
     user_events = deleted_batches = 0
     resume_after = None
@@ -322,7 +323,15 @@ def prune(
             if upto is None:
                 break
             with transaction.atomic():
-                cursor.execute(f"DELETE FROM {events} WHERE id IN ({doomed})", [after, upto, cutoff, KEEP_LAST])
+                if connection.vendor == "postgresql":
+                    # Planned for this window's ids (a generic plan of the prepared statement
+                    # reads the whole range once per old batch), and not compiled: JIT costs
+                    # more than the window it would speed up.
+                    cursor.execute(
+                        "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+                        " set_config('jit', 'off', true)"
+                    )
+                cursor.execute(delete_window, [after, upto, cutoff, KEEP_LAST])
                 user_events += cursor.rowcount
             after = upto
             if time.monotonic() - started >= budget_seconds:
