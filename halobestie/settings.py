@@ -260,7 +260,12 @@ CELERY_BEAT_SCHEDULE = {
     # A run that waited a whole interval is superseded by the next one.
     "events-prune": {"task": "pairing.tasks.prune_events", "schedule": 60.0, "options": {"expires": 60.0}},
     "activity-roll-up": {"task": "activity.tasks.roll_up", "schedule": 600.0},
+    "activity-prune-log": {"task": "activity.tasks.prune_log", "schedule": 3600.0, "options": {"expires": 3600.0}},
 }
+# The activity log (one row per offer) keeps this many days; an older day's rows (and its
+# push attempts) are deleted once the day is rolled up, and the control center's figures
+# for it come from the rollups, kept forever. 0 keeps every row.
+ACTIVITY_LOG_RETENTION_DAYS = int(os.environ.get("ACTIVITY_LOG_RETENTION_DAYS", "400"))
 
 # Sockets (contract section 11): a socket idle this long gets a heartbeat with the latest
 # seq; every process checks its sockets against the outbox this often and catches up the

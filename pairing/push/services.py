@@ -22,6 +22,7 @@ from pyfcm.errors import (
     InvalidDataError,
 )
 
+from common.chunks import delete_in_batches
 from common.thirdparty.django_orm import insert_or_ignore
 
 from ..accounts.models import Device
@@ -139,3 +140,9 @@ def send(row: PushAttempt, message: Message) -> Outcome:
 def _invalid_token(row: PushAttempt, error: str) -> Outcome:
     Device.objects.filter(pk=row.device_id).update(is_active=False, deactivated_reason=error[:255])
     return Outcome(complete(row, PushStatus.INVALID_TOKEN, error))
+
+
+def prune_attempts(*, before: datetime) -> int:
+    """Delete the attempts made before `before` (the activity log's retention), in short
+    transactions; returns how many went."""
+    return delete_in_batches(PushAttempt.objects.filter(created_at__lt=before))
