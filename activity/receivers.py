@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from common.chunks import chunks
 from pairing.lifecycle import OfferResponse as R
 from pairing.models import Offer
 
@@ -28,7 +29,11 @@ ANSWERED = (R.ACCEPTED, R.REJECTED)
 
 def correct_rollups(sender: Any = None, *, offer_ids: list[int], delivered: bool, seen: bool, **_: Any) -> None:
     time_zone = settings.TIME_ZONE
-    offers = list(Offer.objects.filter(id__in=offer_ids).values_list("mitra_id", "notified_at", "response"))
+    offers = [
+        row
+        for some in chunks(offer_ids)
+        for row in Offer.objects.filter(id__in=some).values_list("mitra_id", "notified_at", "response")
+    ]
     days = {timezone.localdate(notified_at) for _, notified_at, _ in offers}
     rolled = set(RolledUpDay.objects.filter(time_zone=time_zone, day__in=days).values_list("day", flat=True))
     if not rolled:

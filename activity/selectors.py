@@ -16,9 +16,10 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Aggregate, Count, F, FloatField, Func, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import ExtractHour, Least, TruncDate
+from django.utils import timezone
 
 from common.days import day_start
-from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, OfferResponse, SessionStatus
+from pairing.lifecycle import ACCEPTED_SESSION_STATUSES, ExpireReason, OfferResponse, SessionStatus
 from pairing.models import ChatRequest, ClosureInitiator, Offer, Role, SessionClosure, User
 
 from .models import MitraDailyActivity, RolledUpDay
@@ -191,11 +192,7 @@ def _live_ranges(date_from: date, date_to: date, rolled: set[date]) -> Q | None:
 def figures_by_mitra(date_from: date, date_to: date, mitra_ids: list[int] | None) -> dict[int, dict]:
     """Additive figures per mitra over the days: rollups where a day is final, live rows elsewhere."""
     time_zone = settings.TIME_ZONE
-    rolled = set(
-        RolledUpDay.objects.filter(time_zone=time_zone, day__gte=date_from, day__lte=date_to).values_list(
-            "day", flat=True
-        )
-    )
+    rolled = _rolled_days(date_from, date_to)
     figures: dict[int, dict] = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
 
     def add(rows: dict[int, dict]) -> None:
@@ -309,10 +306,29 @@ def broadcast_health(start: datetime, end: datetime) -> BroadcastHealth:
 # --- one mitra ----------------------------------------------------------------------
 
 
-def daily_counts(offers: QuerySet[Offer], days: list[date]) -> list[dict]:
-    """Per calendar day (control center's time zone): how many rows had each response."""
-    rows = offers.order_by().annotate(day=TruncDate("notified_at")).values("day").annotate(**_response_counts())
-    by_day = {row["day"]: row for row in rows}
+def _rolled_days(date_from: date, date_to: date) -> set[date]:
+    return set(
+        RolledUpDay.objects.filter(time_zone=settings.TIME_ZONE, day__gte=date_from, day__lte=date_to).values_list(
+            "day", flat=True
+        )
+    )
+
+
+def daily_counts(offers: QuerySet[Offer], days: list[date], mitra_ids: list[int] | None) -> list[dict]:
+    """Per calendar day (control center's time zone): how many rows had each response; a
+    rolled-up day's from its rollups (its rows may be past retention)."""
+    rolled = _rolled_days(days[0], days[-1])
+    by_day: dict[date, dict] = {}
+    live = _live_ranges(days[0], days[-1], rolled)
+    if live is not None:
+        rows = offers.filter(live).order_by().annotate(day=TruncDate("notified_at")).values("day")
+        by_day.update((row["day"], row) for row in rows.annotate(**_response_counts()))
+    if rolled:
+        rollups = MitraDailyActivity.objects.filter(time_zone=settings.TIME_ZONE, day__in=sorted(rolled))
+        if mitra_ids is not None:
+            rollups = rollups.filter(mitra_id__in=mitra_ids)
+        summed = rollups.order_by().values("day").annotate(**{r.value: Sum(r.value) for r in COUNTED})
+        by_day.update((row["day"], row) for row in summed)
     empty = dict.fromkeys((r.value for r in COUNTED), 0)
     return [{"day": day, **{k: by_day.get(day, empty)[k] for k in empty}} for day in days]
 
@@ -331,6 +347,21 @@ def acceptance_by_load(offers: QuerySet[Offer]) -> list[ActivityRow]:
 
 def days_between(date_from: date, date_to: date) -> list[date]:
     return [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+
+
+def log_kept_from(today: date | None = None) -> date | None:
+    """The first day whose log rows are kept (settings.ACTIVITY_LOG_RETENTION_DAYS); None
+    when every row is kept. Rows of earlier days go once their day is rolled up."""
+    days = settings.ACTIVITY_LOG_RETENTION_DAYS
+    if days <= 0:
+        return None
+    return (today or timezone.localdate()) - timedelta(days=days)
+
+
+def before_retention(day: date) -> bool:
+    """Whether the log rows of `day` may be gone (its figures then come from the rollups)."""
+    kept_from = log_kept_from()
+    return kept_from is not None and day < kept_from
 
 
 def mitra_log(mitra: User, offers: QuerySet[Offer]) -> QuerySet[Offer]:
@@ -386,6 +417,16 @@ def _closure_words(session: ChatRequest) -> tuple[str, str]:
     who = closure.initiator.name if closure.initiator_id else closure.get_initiated_by_display()
     note = f" — {closure.reason_note}" if closure.reason_note else ""
     return who, f"{closure.get_reason_code_display()}{note}"
+
+
+def offers_past_retention(session: ChatRequest) -> bool:
+    """Whether the request's log rows were deleted with its day (past the log's retention):
+    it has none, yet it was offered (a request nobody could be offered has none either)."""
+    return (
+        session.expire_reason != ExpireReason.NO_MITRA_AVAILABLE
+        and before_retention(timezone.localtime(session.requested_at).date())
+        and not session.offers.all()
+    )
 
 
 def request_with_offers(session_id) -> ChatRequest:

@@ -1,4 +1,4 @@
-"""Writing the daily rollups (see `activity.models`)."""
+"""Writing the daily rollups (see `activity.models`), and the activity log's retention."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.chunks import delete_in_batches
 from common.days import day_start
 from pairing.models import Offer
+from pairing.push import services as push_services
 
 from . import selectors
 from .models import MitraDailyActivity, RolledUpDay
 
 # A day is rolled up only this long after it ended (requests may wait up to an hour)...
 FINALITY_DELAY = timedelta(hours=2)
+# A day's rollup rows go in statements of this many (each binds one parameter a figure):
+# a day may have more mitras than one statement can bind.
+ROLLUP_ROWS_PER_STATEMENT = 2000
 
 
 def roll_up_final_days(now: datetime | None = None) -> list[date]:
@@ -47,7 +52,34 @@ def _roll_up(day: date, time_zone: str) -> bool:
         except IntegrityError:
             return False  # another run rolled it up first
         MitraDailyActivity.objects.bulk_create(
-            MitraDailyActivity(day=day, time_zone=time_zone, mitra_id=mitra_id, **figures)
-            for mitra_id, figures in selectors.per_mitra(rows).items()
+            [
+                MitraDailyActivity(day=day, time_zone=time_zone, mitra_id=mitra_id, **figures)
+                for mitra_id, figures in selectors.per_mitra(rows).items()
+            ],
+            batch_size=ROLLUP_ROWS_PER_STATEMENT,
         )
     return True
+
+
+def prune_log(now: datetime | None = None) -> dict[str, int]:
+    """Delete the activity log's rows of the days before its retention
+    (settings.ACTIVITY_LOG_RETENTION_DAYS), each day only once it is rolled up: the
+    control center's figures for those days come from the rollups, kept forever. The push
+    attempts of the same days go with them. Returns how many of each went."""
+    now = now or timezone.now()
+    kept_from = selectors.log_kept_from(timezone.localdate(now))
+    if kept_from is None:
+        return {"offers": 0, "push_attempts": 0}
+    first = Offer.objects.order_by("notified_at").values_list("notified_at", flat=True).first()
+    offers = 0
+    if first is not None:
+        rolled = RolledUpDay.objects.filter(
+            time_zone=settings.TIME_ZONE, day__gte=timezone.localdate(first), day__lt=kept_from
+        ).order_by("day")
+        for day in rolled.values_list("day", flat=True):
+            rows = Offer.objects.filter(
+                notified_at__gte=day_start(day), notified_at__lt=day_start(day + timedelta(days=1))
+            )
+            offers += delete_in_batches(rows)
+    pushes = push_services.prune_attempts(before=day_start(kept_from))
+    return {"offers": offers, "push_attempts": pushes}

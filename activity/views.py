@@ -97,6 +97,8 @@ def _context(request: HttpRequest, asked, shown, active: str, params: QueryDict)
                "quick_ranges": quick_ranges(params)}  # fmt: skip
     if shown is not None:
         context["dates"] = shown.dates()
+        if selectors.before_retention(context["dates"][0]):
+            context["log_kept_from"] = selectors.log_kept_from()
     return context
 
 
@@ -174,7 +176,7 @@ def mitra_detail(request: HttpRequest, mitra_id: int) -> HttpResponse:
     date_from, date_to = shown.dates()
     if request.GET.get("format") == "rows":
         return exports.download(exports.MITRA_LOG, _log_rows(rows), f"{mitra.username}-log-{_span(shown.dates())}.csv")
-    days = selectors.daily_counts(rows, selectors.days_between(date_from, date_to))
+    days = selectors.daily_counts(rows, selectors.days_between(date_from, date_to), [mitra.id])
     page = Paginator(selectors.mitra_log(mitra, rows), LOG_PAGE_SIZE).get_page(page_number(request))
     row = selectors.mitra_activity(date_from, date_to, [mitra.id]).rows[0]
     context.update(
@@ -245,7 +247,8 @@ def request_detail(request: HttpRequest, session_id: UUID) -> HttpResponse:
     if request.GET.get("format") == "json":  # what the page's script redraws from on a change
         return JsonResponse(presenters.request_state(session))
     context = {"session": session, "timeline": selectors.request_timeline(session), "active": "activity",
-               "closure": getattr(session, "closure", None), "state": presenters.request_state(session)}  # fmt: skip
+               "closure": getattr(session, "closure", None), "state": presenters.request_state(session),
+               "log_past_retention": selectors.offers_past_retention(session)}  # fmt: skip
     return render(request, "control_center/request.html", context)
 
 

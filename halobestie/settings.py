@@ -257,9 +257,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1.0,
         "options": {"expires": 2.0},
     },
-    "events-prune": {"task": "pairing.tasks.prune_events", "schedule": 60.0},
+    # A run that waited a whole interval is superseded by the next one.
+    "events-prune": {"task": "pairing.tasks.prune_events", "schedule": 60.0, "options": {"expires": 60.0}},
     "activity-roll-up": {"task": "activity.tasks.roll_up", "schedule": 600.0},
+    "activity-prune-log": {"task": "activity.tasks.prune_log", "schedule": 3600.0, "options": {"expires": 3600.0}},
 }
+# The activity log (one row per offer) keeps this many days; an older day's rows (and its
+# push attempts) are deleted once the day is rolled up, and the control center's figures
+# for it come from the rollups, kept forever. 0 keeps every row.
+ACTIVITY_LOG_RETENTION_DAYS = int(os.environ.get("ACTIVITY_LOG_RETENTION_DAYS", "400"))
 
 # Sockets (contract section 11): a socket idle this long gets a heartbeat with the latest
 # seq; every process checks its sockets against the outbox this often and catches up the
@@ -270,6 +276,9 @@ EVENTS_RELAY_AFTER_SECONDS = float(os.environ.get("EVENTS_RELAY_AFTER_SECONDS", 
 # A new request is refused (503 `unavailable`, `"reason": "busy"`, Retry-After) while this
 # process hands committed events to its sockets more than this many seconds late; 0: never.
 SHED_BEHIND_SECONDS = float(os.environ.get("SHED_BEHIND_SECONDS", "2"))
+# How long one run of the outbox's pruning (beat, every minute) may go on: it deletes in
+# short transactions until nothing old is left or this budget is used up.
+EVENTS_PRUNE_SECONDS = float(os.environ.get("EVENTS_PRUNE_SECONDS", "20"))
 # How long a committed change's answer waits for its events to be handed to the sockets
 # and push (normally a few milliseconds); past it the answer leaves, and the events follow.
 EVENTS_DISPATCH_WAIT_SECONDS = float(os.environ.get("EVENTS_DISPATCH_WAIT_SECONDS", "0.25"))

@@ -14,15 +14,21 @@ from . import outbox
 from .models import EventBatch
 
 RELAY_TASK = "pairing.tasks.relay_events"
+PRUNE_TASK = "pairing.tasks.prune_events"
 RELAYED = metrics.counter(
     "outbox_relayed_events_total", "Committed events the relay handed over again (a subscriber had failed them)."
 )
+PRUNED = metrics.counter("outbox_pruned_rows_total", "user_events rows the outbox's pruning deleted.")
 
 
 def task_finished(sender: Any = None, retval: Any = None, **_: Any) -> None:
-    """Celery's task_postrun: the relay returns how many events it handed over."""
-    if getattr(sender, "name", None) == RELAY_TASK and isinstance(retval, int):
+    """Celery's task_postrun: the relay returns how many events it handed over, the
+    pruning how many rows it deleted."""
+    name = getattr(sender, "name", None)
+    if name == RELAY_TASK and isinstance(retval, int):
         RELAYED.inc(retval)
+    elif name == PRUNE_TASK and isinstance(retval, int):
+        PRUNED.inc(retval)
 
 
 class OutboxCollector:

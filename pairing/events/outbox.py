@@ -9,6 +9,7 @@ has no data-modifying CTEs, takes three. Every other statement both run as is.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common.chunks import chunks
+
 from .event import Audience, Event, encode
 from .models import EventBatch, EventSequence, UserEvent
 
@@ -24,6 +27,8 @@ from .models import EventBatch, EventSequence, UserEvent
 KEEP_FOR = timedelta(minutes=10)
 KEEP_LAST = 500
 ROWS_PER_STATEMENT = 5000
+# Rows pruning looks at in one transaction.
+PRUNE_ROWS_PER_STATEMENT = 20_000
 
 
 def _values(rows: list[tuple[int, ...]]) -> str:
@@ -179,7 +184,11 @@ def latest_seq(user_id: int) -> int:
 
 
 def latest_seqs(user_ids: list[int]) -> dict[int, int]:
-    return dict(EventSequence.objects.filter(user_id__in=user_ids).values_list("user_id", "last_seq"))
+    """Each user's latest seq (a process's sockets may be more users than a statement binds)."""
+    latest: dict[int, int] = {}
+    for some in chunks(user_ids):
+        latest.update(EventSequence.objects.filter(user_id__in=some).values_list("user_id", "last_seq"))
+    return latest
 
 
 @dataclass(frozen=True)
@@ -262,24 +271,93 @@ def undispatched(older_than: datetime, not_before: datetime, limit: int = 200) -
     return events
 
 
-def prune(now: datetime) -> int:
-    """Drop events older than KEEP_FOR that are also not among their user's last KEEP_LAST.
+@dataclass(frozen=True)
+class Pruned:
+    user_events: int
+    batches: int
+    seconds: float
+    # Where the next run goes on when this one used up its budget (None: it got to the end).
+    resume_after: int | None
 
-    Each user's counter drives the search down the (user, seq) index to the rows below its
-    last KEEP_LAST, so the rows kept are not looked at again every minute (checking each
-    old row against its user's counter grew with the rows kept, and competed with fan-outs
-    for the same cores)."""
-    cutoff = now - KEEP_FOR
-    sequences, events, batches = EventSequence._meta.db_table, UserEvent._meta.db_table, EventBatch._meta.db_table
+    @property
+    def finished(self) -> bool:
+        return self.resume_after is None
+
+
+def prune(
+    now: datetime, *, budget_seconds: float, after: int = 0, rows_per_statement: int = PRUNE_ROWS_PER_STATEMENT
+) -> Pruned:
+    """Drop every event row older than KEEP_FOR that is not among its user's last
+    KEEP_LAST, and every row older than KEEP_FOR of a departed user (deactivated, or no
+    longer there); then the batches no row refers to any more.
+
+    The rows are walked in id order (ids grow with time), `rows_per_statement` at a time,
+    each window its own short transaction: a run never holds many locks, nor for long, so
+    the fan-outs writing new rows meanwhile never wait on it. It stops at the newest old
+    row, or at the end of the first window past `budget_seconds`; the next run goes on
+    from there (`after`), and the one after that starts over from the oldest row. The rows
+    a user's last KEEP_LAST keeps are looked at again by every pass: a cost that follows
+    what is kept, never the rows written since."""
+    started = time.monotonic()
+    cutoff = connection.ops.adapt_datetimefield_value(now - KEEP_FOR)
+    events, batches = UserEvent._meta.db_table, EventBatch._meta.db_table
+    sequences, users = EventSequence._meta.db_table, UserEvent._meta.get_field("user").related_model._meta.db_table
+    # One statement per window, naming the table once (no self-join).
+    delete_window = (
+        f"DELETE FROM {events} WHERE id > %s AND id <= %s"
+        f" AND batch_id IN (SELECT b.id FROM {batches} b WHERE b.created_at < %s) AND ("
+        f" seq <= (SELECT s.last_seq FROM {sequences} s WHERE s.user_id = {events}.user_id) - %s"
+        f" OR NOT EXISTS (SELECT 1 FROM {users} u WHERE u.id = {events}.user_id AND u.is_active))"
+    )
+    user_events = deleted_batches = 0
+    resume_after = None
     with connection.cursor() as cursor:
+        # The newest old row: the windows stop there. A row of an old batch with a greater
+        # id (its transaction committed late) waits for the next run.
         cursor.execute(
-            f"SELECT e.id FROM {sequences} s"
-            f" JOIN {events} e ON e.user_id = s.user_id AND e.seq <= s.last_seq - %s"
-            f" JOIN {batches} b ON b.id = e.batch_id"
-            " WHERE b.created_at < %s LIMIT 50000",
-            [KEEP_LAST, connection.ops.adapt_datetimefield_value(cutoff)],
+            f"SELECT max(e.id) FROM {events} e WHERE e.batch_id = ("
+            f" SELECT id FROM {batches} WHERE created_at < %s ORDER BY created_at DESC, id DESC LIMIT 1)",
+            [cutoff],
         )
-        old = [row[0] for row in cursor.fetchall()]
-    deleted, _ = UserEvent.objects.filter(id__in=old).delete()
-    EventBatch.objects.filter(created_at__lt=cutoff, user_events__isnull=True).delete()
-    return deleted
+        last = cursor.fetchone()[0]
+        while last is not None:
+            cursor.execute(
+                f"SELECT max(id) FROM (SELECT id FROM {events} WHERE id > %s AND id <= %s ORDER BY id LIMIT %s) AS w",
+                [after, last, rows_per_statement],
+            )
+            upto = cursor.fetchone()[0]
+            if upto is None:
+                break
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    # Planned for this window's ids (a generic plan of the prepared statement
+                    # reads the whole range once per old batch), and not compiled: JIT costs
+                    # more than the window it would speed up.
+                    cursor.execute(
+                        "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+                        " set_config('jit', 'off', true)"
+                    )
+                cursor.execute(delete_window, [after, upto, cutoff, KEEP_LAST])
+                user_events += cursor.rowcount
+            after = upto
+            if time.monotonic() - started >= budget_seconds:
+                resume_after = upto if upto < last else None
+                break
+        after = 0
+        while True:
+            with transaction.atomic():
+                cursor.execute(
+                    f"DELETE FROM {batches} WHERE id IN ("
+                    f" SELECT b.id FROM {batches} b WHERE b.id > %s AND b.created_at < %s"
+                    f" AND NOT EXISTS (SELECT 1 FROM {events} e WHERE e.batch_id = b.id)"
+                    " ORDER BY b.id LIMIT %s) RETURNING id",
+                    [after, cutoff, rows_per_statement],
+                )
+                gone = [row[0] for row in cursor.fetchall()]
+            deleted_batches += len(gone)
+            if len(gone) < rows_per_statement:
+                break
+            after = max(gone)
+            if time.monotonic() - started >= budget_seconds:
+                break  # the next run's pass takes the rest
+    return Pruned(user_events, deleted_batches, time.monotonic() - started, resume_after)

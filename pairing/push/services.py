@@ -22,6 +22,7 @@ from pyfcm.errors import (
     InvalidDataError,
 )
 
+from common.chunks import delete_in_batches
 from common.thirdparty.django_orm import insert_or_ignore
 
 from ..accounts.models import Device
@@ -81,16 +82,16 @@ def unproven_offer_devices(*, now: datetime, after_seconds: int) -> list[tuple[D
         by_mitra.setdefault(offer.mitra_id, []).append(offer.session)
     if not by_mitra:
         return []
-    sessions = {session.id for found in by_mitra.values() for session in found}
+    # Subqueries, not lists of ids: a fan-out's unproven offers may be more than a statement binds.
     pushed = set(
-        PushAttempt.objects.filter(session_id__in=sessions, kind=PushKind.NEW_REQUEST, attempt=1).values_list(
-            "session_id", "device_id"
-        )
+        PushAttempt.objects.filter(
+            session_id__in=offers.values("session_id"), kind=PushKind.NEW_REQUEST, attempt=1
+        ).values_list("session_id", "device_id")
     )
     return [
         (device, session)
-        for device in Device.objects.filter(user_id__in=by_mitra, is_active=True).order_by("id")
-        for session in by_mitra[device.user_id]
+        for device in Device.objects.filter(user_id__in=offers.values("mitra_id"), is_active=True).order_by("id")
+        for session in by_mitra.get(device.user_id, [])
         if (session.id, device.id) not in pushed
     ]
 
@@ -139,3 +140,9 @@ def send(row: PushAttempt, message: Message) -> Outcome:
 def _invalid_token(row: PushAttempt, error: str) -> Outcome:
     Device.objects.filter(pk=row.device_id).update(is_active=False, deactivated_reason=error[:255])
     return Outcome(complete(row, PushStatus.INVALID_TOKEN, error))
+
+
+def prune_attempts(*, before: datetime) -> int:
+    """Delete the attempts made before `before` (the activity log's retention), in short
+    transactions; returns how many went."""
+    return delete_in_batches(PushAttempt.objects.filter(created_at__lt=before))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from appconfig.models import get_config
+from common.chunks import chunks
 from common.errors import NotFound
 from common.thirdparty.django_orm import insert_or_ignore
 
@@ -331,17 +333,22 @@ def mark_delivered(*, mitra: User, session_ids: list[str], via: str) -> int:
     """The offers reached the mitra's app; the first proof wins. Never touches `response`."""
     if not session_ids:
         return 0
-    return _prove_delivered(Offer.objects.filter(mitra=mitra, session_id__in=session_ids), via)
+    offers = (Offer.objects.filter(mitra=mitra, session_id__in=some) for some in chunks(session_ids))
+    return _prove_delivered(offers, via)
 
 
-def _prove_delivered(offers: QuerySet[Offer], via: str) -> int:
+def _prove_delivered(offers: Iterable[QuerySet[Offer]], via: str) -> int:
     """Mark the offers not yet proven delivered, once each (the rows are locked: two
     proofs at once count one), and tell the rollups and the staff views once."""
     with transaction.atomic():
-        offer_ids = list(locked(offers.filter(delivered_at__isnull=True)).values_list("id", flat=True))
+        offer_ids = []
+        for some in offers:  # in chunks: an ack may cover more offers than a statement binds
+            offer_ids += locked(some.filter(delivered_at__isnull=True)).values_list("id", flat=True)
         if not offer_ids:
             return 0
-        Offer.objects.filter(id__in=offer_ids).update(delivered_at=timezone.now(), delivered_via=via)
+        now = timezone.now()
+        for some in chunks(offer_ids):
+            Offer.objects.filter(id__in=some).update(delivered_at=now, delivered_via=via)
         offers_proven.send(sender=Offer, offer_ids=offer_ids, delivered=True, seen=False)
         tell_staff_on_commit(what="offer.delivered")
     metrics.offers_delivered(via, len(offer_ids))
@@ -385,7 +392,8 @@ def mark_acked_many(*, acks: dict[int, int]) -> int:
         )
         ids = [offer_id for offer_id, mitra_id, session_id, _ in unproven if (mitra_id, str(session_id)) in offered]
         if ids:
-            proven += _prove_delivered(Offer.objects.filter(id__in=ids), DeliveredVia.WEBSOCKET)
+            offers = (Offer.objects.filter(id__in=some) for some in chunks(ids))
+            proven += _prove_delivered(offers, DeliveredVia.WEBSOCKET)
     return proven
 
 

@@ -374,9 +374,9 @@ def test_prune_keeps_the_last_500_and_the_last_10_minutes(db, make_mitra, make_c
         session_id = customers[i % 2].post("/api/customer/chat-requests/", {"duration_minutes": 10}).json()
         customers[i % 2].post(f"/api/customer/chat-requests/{session_id['session_id']}/cancel/")
     assert UserEvent.objects.filter(user=mitra.user).count() == 520
-    assert prune(timezone.now()) == 0  # all within 10 minutes
+    assert prune(timezone.now(), budget_seconds=10).user_events == 0  # all within 10 minutes
     EventBatch.objects.update(created_at=timezone.now() - timedelta(minutes=11))
-    prune(timezone.now())
+    prune(timezone.now(), budget_seconds=10)
     kept = sorted(UserEvent.objects.filter(user=mitra.user).values_list("seq", flat=True))
     assert kept == list(range(520 - KEEP_LAST + 1, 521))
     assert mitra.get("/api/events/?since=19").json()["resync"] is True

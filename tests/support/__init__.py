@@ -85,6 +85,30 @@ requires_postgres = pytest.mark.skipif(
 )
 
 
+def add_users(count: int, prefix: str, role: str, *, available: bool = True) -> list[int]:
+    """`count` active users of one role in one statement each (PostgreSQL's generate_series:
+    making them one by one would take minutes), with a mitra's profile for mitras; their ids."""
+    from pairing.accounts.models import MitraProfile, User
+
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {User._meta.db_table} (password, is_superuser, username, first_name, last_name, email,"
+            " is_staff, is_active, date_joined, role, display_name)"
+            " SELECT '!', false, %s || n, '', '', '', false, true, %s, %s, %s || n"
+            " FROM generate_series(1, %s) AS n RETURNING id",
+            [prefix, now, role, f"Display {prefix}", count],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+        if role == "mitra":
+            cursor.execute(
+                f"INSERT INTO {MitraProfile._meta.db_table} (user_id, is_available)"
+                " SELECT id, %s FROM unnest(%s::int[]) AS id",
+                [available, ids],
+            )
+    return ids
+
+
 def run_together(*calls):
     """Run the calls in threads released at the same instant; return their results in order."""
     barrier = threading.Barrier(len(calls))
