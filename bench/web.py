@@ -58,9 +58,12 @@ async def _create(client: httpx.AsyncClient, token: str) -> str:
     return response.json()["session_id"]
 
 
-async def accept_storm(stack: Stack, tokens: dict[str, list[str]]) -> tuple[int | str, float, float]:
+async def accept_storm(stack: Stack, tokens: dict[str, list[str]]) -> tuple[int | str, float, float, float]:
     """(fewest and most winners, median over STORM_ROUNDS storms of the slowest of 50
-    simultaneous accepts, a lone accept), ms from each call's start."""
+    simultaneous accepts, a lone accept, the slowest of 50 simultaneous accepts of 50
+    different requests), ms from each call's start. The last has the storm's concurrency
+    without its one contended row: what is left of the storm's slowest answer beside it
+    is the row lock's share."""
     mitras, customers = tokens["mitras"][:STORM], tokens["customers"]
     limits = httpx.Limits(max_connections=STORM + 4)
     async with httpx.AsyncClient(base_url=stack.url, limits=limits, timeout=60) as client:
@@ -86,8 +89,17 @@ async def accept_storm(stack: Stack, tokens: dict[str, list[str]]) -> tuple[int 
             winners.add(sum(1 for code, _ in results if code == 200))
             slowest.append(max(t for _, t in results))
             await asyncio.sleep(0.5)
+        apart = []
+        for storm in range(STORM_ROUNDS):
+            first = 5 + STORM_ROUNDS + storm * STORM
+            sessions = await asyncio.gather(*(_create(client, c) for c in customers[first : first + STORM]))
+            await asyncio.sleep(0.5)
+            results = await asyncio.gather(*(accept(s, m) for s, m in zip(sessions, mitras, strict=True)))
+            assert all(code == 200 for code, _ in results), results
+            apart.append(max(t for _, t in results))
+            await asyncio.sleep(0.5)
     only = winners.pop() if len(winners) == 1 else f"{min(winners)}-{max(winners)}"
-    return only, statistics.median(slowest) * 1000, statistics.median(lone) * 1000
+    return only, statistics.median(slowest) * 1000, statistics.median(lone) * 1000, statistics.median(apart) * 1000
 
 
 async def churn(stack: Stack, tokens: dict[str, list[str]]) -> tuple[float, int]:
@@ -128,13 +140,14 @@ async def churn(stack: Stack, tokens: dict[str, list[str]]) -> tuple[float, int]
 def run(processes: int) -> dict[str, float]:
     with Stack(extra_env={"WEB_CONCURRENCY": str(processes), "BENCH_ROUTES": "1"}) as stack:
         stack.manage("appconfig", "early_end_mitra_enabled=true", "early_end_mitra_daily_cap=1000")
-        tokens = make_accounts(stack, STORM + CHURN_PAIRS, 5 + STORM_ROUNDS + CHURN_PAIRS, f"http{processes}")
+        customers = 5 + STORM_ROUNDS + STORM_ROUNDS * STORM + CHURN_PAIRS
+        tokens = make_accounts(stack, STORM + CHURN_PAIRS, customers, f"http{processes}")
         me = asyncio.run(throughput(f"{stack.url}/api/mitra/me/", tokens["mitras"][0]))
         bare = asyncio.run(throughput(f"{stack.url}/bench/three-queries/", tokens["mitras"][0]))
-        winners, slowest, lone = asyncio.run(accept_storm(stack, tokens))
+        winners, slowest, lone, apart = asyncio.run(accept_storm(stack, tokens))
         cycles, errors = asyncio.run(churn(stack, tokens))
-    return {"me": me, "bare": bare, "winners": winners, "slowest": slowest, "lone": lone, "cycles": cycles,
-            "errors": errors}  # fmt: skip
+    return {"me": me, "bare": bare, "winners": winners, "slowest": slowest, "lone": lone, "apart": apart,
+            "cycles": cycles, "errors": errors}  # fmt: skip
 
 
 def main() -> None:
@@ -144,11 +157,15 @@ def main() -> None:
         runs[cores] = run(cores)
     print(f"HTTP on the running stack ({CONCURRENCY} concurrent clients, {SECONDS} s each), by web processes:")
     print(f"{'procs':>5} | {'me/ req/s':>9} {'bare req/s':>10} {'me/bare':>7} | {'storm winners':>13} "
-          f"{'median slowest':>14} {'lone ms':>7} {'ratio':>6} | {'cycles/s':>8} {'5xx':>4}")  # fmt: skip
+          f"{'median slowest':>14} {'lone ms':>7} {'ratio':>6} {'50 apart':>8} | "
+          f"{'cycles/s':>8} {'5xx':>4}")  # fmt: skip
     for procs, r in runs.items():
         print(f"{procs:>5} | {r['me']:>9.0f} {r['bare']:>10.0f} {r['me'] / r['bare']:>6.2f}x | {r['winners']:>13} "
-              f"{r['slowest']:>14.0f} {r['lone']:>7.0f} {r['slowest'] / r['lone']:>5.1f}x | {r['cycles']:>8.1f} "
+              f"{r['slowest']:>14.0f} {r['lone']:>7.0f} {r['slowest'] / r['lone']:>5.1f}x {r['apart']:>8.0f} | "
+              f"{r['cycles']:>8.1f} "
               f"{r['errors']:>4}")  # fmt: skip
+    print("(50 apart: the slowest of 50 accepts at once of 50 different requests, ms: the storm's concurrency")
+    print(" without its one contended row)")
     if cores > 1:
         print(f"me/ scaling, {cores} processes vs 1: {runs[cores]['me'] / runs[1]['me']:.2f}x "
               f"(target: scales with cores); bare view: {runs[cores]['bare'] / runs[1]['bare']:.2f}x")  # fmt: skip

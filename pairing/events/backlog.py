@@ -2,14 +2,14 @@
 
 It is the load signal a new request is refused by (`requests.services`) before the
 fan-out falls further behind: past its capacity a stack that keeps taking requests does
-not slow down evenly, it makes every offer late. Two readings, both of this process:
+not slow down evenly, it makes every offer late. The reading is the age of the broadcast
+the process's hub is handing to its sockets, while it is at it or has just been. It is
+local, so asking costs nothing: every web process hands every broadcast to its own
+sockets, in the same order, so each falls behind with the others.
 
-- the dispatch thread's oldest job still waiting (this process's own changes, `dispatcher`);
-- the age of the broadcast the process's hub is handing to its sockets (every process's
-  changes, `realtime.hub`), while it is at it or has just been.
-
-Both are local, so asking costs nothing: every web process hands every broadcast to its
-own sockets, so each falls behind with the others.
+It is not a fault signal: with Redis hung no broadcast is passed (the hub is idle, and the
+REST API goes on taking requests, whose events the sockets catch up from the outbox), and
+a broadcast the relay hands over again after a fault is old for that reason, not load.
 """
 
 from __future__ import annotations
@@ -40,16 +40,10 @@ def pass_ended() -> None:
         _pass_ended = time.monotonic()
 
 
-def hub_seconds_behind() -> float:
+def seconds_behind() -> float:
     """How old the broadcast the hub is handing over is (0 when it is idle)."""
     with _lock:
         committed_at, ended = _pass_committed_at, _pass_ended
     if committed_at is None or (ended is not None and time.monotonic() - ended > IDLE_AFTER_SECONDS):
         return 0.0
     return max(0.0, time.time() - committed_at)
-
-
-def seconds_behind() -> float:
-    from .dispatcher import dispatcher
-
-    return max(hub_seconds_behind(), dispatcher.oldest_wait())

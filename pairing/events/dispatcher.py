@@ -19,8 +19,6 @@ import logging
 import os
 import queue
 import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -38,13 +36,11 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._jobs: queue.SimpleQueue[Job] | None = None
         self._pid = 0
-        self._queued: deque[float] = deque()  # when each job still waiting was queued (monotonic)
 
     def _queue(self) -> queue.SimpleQueue[Job]:
         with self._lock:
             if self._jobs is None or self._pid != os.getpid():
                 self._jobs, self._pid = queue.SimpleQueue(), os.getpid()
-                self._queued = deque()
                 threading.Thread(target=self._run, args=(self._jobs,), name="event-dispatch", daemon=True).start()
             return self._jobs
 
@@ -53,9 +49,7 @@ class Dispatcher:
         True if it finished in time (its own failures are its own to log)."""
         done: Future = Future()
         context = contextvars.copy_context()  # the caller's request id and user, for the logs and queued tasks
-        jobs = self._queue()
-        self._queued.append(time.monotonic())
-        jobs.put((lambda: context.run(job), done))
+        self._queue().put((lambda: context.run(job), done))
         try:
             done.result(timeout=settings.EVENTS_DISPATCH_WAIT_SECONDS)
         except FutureTimeout:
@@ -64,20 +58,10 @@ class Dispatcher:
             return False
         return True
 
-    def oldest_wait(self) -> float:
-        """Seconds the oldest job not yet started has waited (0 when none waits)."""
-        try:
-            return max(0.0, time.monotonic() - self._queued[0])
-        except IndexError:
-            return 0.0
-
-    def _run(self, jobs: queue.SimpleQueue[Job]) -> None:
+    @staticmethod
+    def _run(jobs: queue.SimpleQueue[Job]) -> None:
         while True:
             job, done = jobs.get()
-            try:
-                self._queued.popleft()
-            except IndexError:  # queued before a fork re-made the queue
-                pass
             close_old_connections()  # a connection broken meanwhile is replaced, not reused
             try:
                 job()

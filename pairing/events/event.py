@@ -31,6 +31,7 @@ class Event:
     audiences: list[Audience]
     batch_id: int | None = None
     created_at: datetime | None = None
+    relayed: bool = False  # handed over again by the relay, after a fault: its age is not load
 
     @cached_property
     def recipients(self) -> list[int]:

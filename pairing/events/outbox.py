@@ -267,7 +267,7 @@ def undispatched(older_than: datetime, not_before: datetime, limit: int = 200) -
         for index, data in enumerate(json.loads(batch.audiences_json)):
             pairs = members.get((batch.pk, index), [])
             audiences.append(Audience(data, encode(data), tuple(u for u, _ in pairs), tuple(s for _, s in pairs)))
-        events.append(Event(batch.type, audiences, batch.pk, batch.created_at))
+        events.append(Event(batch.type, audiences, batch.pk, batch.created_at, relayed=True))
     return events
 
 

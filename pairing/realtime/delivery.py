@@ -65,6 +65,7 @@ def message(event: Event) -> dict[str, Any]:
         "event_type": event.type,
         "session_id": event.session_id,
         "committed_at": event.created_at.timestamp() if event.created_at else None,  # for the fan-out latency
+        "relayed": event.relayed,
         "audiences": audiences,
     }
 

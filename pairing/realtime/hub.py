@@ -115,7 +115,7 @@ class Hub:
         # Sockets behind while this hub is still handing over broadcasts older than a tick
         # are behind those broadcasts, which are on their way: reading the outbox for each of
         # them as well would take the cores the broadcasts need.
-        busy = backlog.hub_seconds_behind() > settings.EVENTS_CATCH_UP_SECONDS
+        busy = backlog.seconds_behind() > settings.EVENTS_CATCH_UP_SECONDS
         for socket, behind_at in list(self.sockets.items()):
             newest = latest.get(socket.user.id, 0)
             if socket.last_seq < behind_at and not busy:  # behind since the last tick: not a publish in flight
@@ -171,7 +171,7 @@ async def listening() -> None:
 async def deliver(loop: asyncio.AbstractEventLoop, message: dict) -> None:
     """Hand one broadcast to every socket of this process, in one pass."""
     hub = _hubs.get(loop)
-    backlog.pass_started(message.get("committed_at"))
+    backlog.pass_started(None if message.get("relayed") else message.get("committed_at"))
     try:
         await _pass(hub, message)
     finally:

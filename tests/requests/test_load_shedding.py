@@ -1,73 +1,109 @@
 """Past capacity a new request is refused, explicitly, before every offer is late: 503
-`unavailable` with `"reason": "busy"` and Retry-After while this process hands committed
-events to its sockets more than SHED_BEHIND_SECONDS late. Nothing is created, and every
-other call (cancel, accept, decline: they end fan-outs) is still served.
+`unavailable` with `"reason": "busy"` and Retry-After while this process's hub is handing
+its sockets a broadcast committed more than SHED_BEHIND_SECONDS ago. Nothing is created,
+and every other call (cancel, accept, decline: they end fan-outs) is still served.
 
-The backlog is real: the process's dispatch thread is held by a job that waits, as it is
-when its sockets are behind.
+The backlog is real: the hub's pass of a broadcast committed seconds ago is held by a
+socket slow to take its frame, as it is when the sockets are behind.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.test import override_settings
 
-from pairing.events.dispatcher import dispatcher
 from pairing.models import ChatRequest
-from tests.support import create_request, make_account
+from pairing.realtime import delivery, hub
+from tests.support import account, call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class HeldDispatchThread:
-    """The dispatch thread busy with an earlier change's events for as long as the test says."""
+class SlowSocket:
+    """A socket of this process that takes its frame only when the test lets it."""
 
-    def __init__(self) -> None:
-        self.release = threading.Event()
+    def __init__(self, user) -> None:
+        self.user, self.socket_id = user, delivery.socket_id()
+        self.last_seq, self.last_sent = 0, time.monotonic()
+        self.release = asyncio.Event()
 
-    def __enter__(self) -> HeldDispatchThread:
-        started = threading.Event()
+    def ready_for(self, seq: int) -> bool:
+        return True
 
-        def busy() -> None:
-            started.set()
-            self.release.wait(30)
+    async def send_event(self, seq: int, text: str, message: dict) -> None:
+        await self.release.wait()
 
-        threading.Thread(target=dispatcher.run, args=(busy,), daemon=True).start()
-        assert started.wait(5)
-        return self
+    async def catch_up(self, upto: int) -> None: ...
 
-    def __exit__(self, *exc) -> None:
-        self.release.set()
+    async def heartbeat(self, latest: int) -> None: ...
 
-
-@override_settings(SHED_BEHIND_SECONDS=0.5, EVENTS_DISPATCH_WAIT_SECONDS=0.25)
-def test_a_new_request_is_refused_with_retry_after_while_events_are_behind_then_taken():
-    customer, other, mitra = make_account("customer"), make_account("customer"), make_account("mitra")
-    waiting = create_request(other)
-    with HeldDispatchThread():
-        assert customer.post("/api/customer/chat-requests/", {"duration_minutes": 30}).status_code == 201  # not yet
-        time.sleep(1.2)  # that create's events now wait behind the held job too
-        response = customer.post("/api/customer/chat-requests/", {"duration_minutes": 30})
-        assert response.status_code == 503
-        body = response.json()["error"]
-        assert (body["code"], body["reason"]) == ("unavailable", "busy")
-        assert int(response["Retry-After"]) >= 1 and body["retry_after"] == int(response["Retry-After"])
-        assert ChatRequest.objects.filter(customer=customer.user).count() == 1  # nothing more was created
-        # What ends a fan-out is never refused.
-        assert other.post(f"/api/customer/chat-requests/{waiting}/cancel/").status_code == 200
-    time.sleep(0.5)
-    assert mitra.get("/api/mitra/chat-requests/pending/").status_code == 200
-    third = make_account("customer")
-    assert third.post("/api/customer/chat-requests/", {"duration_minutes": 30}).status_code == 201
+    async def close(self, code: int) -> None: ...
 
 
-@override_settings(SHED_BEHIND_SECONDS=0, EVENTS_DISPATCH_WAIT_SECONDS=0.25)
-def test_shedding_can_be_turned_off():
-    customer = make_account("customer")
-    make_account("mitra")
-    with HeldDispatchThread():
-        time.sleep(0.6)
-        assert customer.post("/api/customer/chat-requests/", {"duration_minutes": 30}).status_code == 201
+def _broadcast_committed_ago(seconds: float, user_ids: list[int]) -> dict:
+    from array import array
+
+    return {
+        "type": delivery.MESSAGE_TYPE, "message_id": "old", "head": ("{", "}"), "event_type": "chat_request.new",
+        "session_id": None, "committed_at": time.time() - seconds, "relayed": False,
+        "audiences": [["{}", array("I", user_ids).tobytes(), array("I", [1] * len(user_ids)).tobytes()]],
+    }  # fmt: skip
+
+
+def post(who, path: str, body: dict | None = None):
+    return sync_to_async(lambda: who.post(path, body or {}), thread_sensitive=False)()
+
+
+@override_settings(SHED_BEHIND_SECONDS=2)
+async def test_a_new_request_is_refused_with_retry_after_while_sockets_are_behind_then_taken():
+    customer, other, mitra = await account("customer"), await account("customer"), await account("mitra")
+    waiting = await post(other, "/api/customer/chat-requests/", {"duration_minutes": 30})
+    assert waiting.status_code == 201
+    slow = SlowSocket(mitra.user)
+    hub.register(slow)
+    passing = asyncio.ensure_future(hub.deliver(asyncio.get_running_loop(), _broadcast_committed_ago(3, [mitra.id])))
+    await asyncio.sleep(0.1)
+    response = await post(customer, "/api/customer/chat-requests/", {"duration_minutes": 30})
+    assert response.status_code == 503
+    body = response.json()["error"]
+    assert (body["code"], body["reason"]) == ("unavailable", "busy")
+    assert int(response["Retry-After"]) >= 3 and body["retry_after"] == int(response["Retry-After"])
+    assert await call(ChatRequest.objects.filter(customer=customer.user).count)() == 0  # nothing was created
+    cancel = await post(other, f"/api/customer/chat-requests/{waiting.json()['session_id']}/cancel/")
+    assert cancel.status_code == 200  # what ends a fan-out is never refused
+    slow.release.set()
+    await passing
+    hub.unregister(slow)
+    await asyncio.sleep(0.6)  # the hub is idle again
+    assert (await post(customer, "/api/customer/chat-requests/", {"duration_minutes": 30})).status_code == 201
+
+
+@override_settings(SHED_BEHIND_SECONDS=2)
+async def test_a_broadcast_the_relay_hands_over_again_is_not_load():
+    customer, mitra = await account("customer"), await account("mitra")
+    slow = SlowSocket(mitra.user)
+    hub.register(slow)
+    old = _broadcast_committed_ago(30, [mitra.id]) | {"relayed": True}
+    passing = asyncio.ensure_future(hub.deliver(asyncio.get_running_loop(), old))
+    await asyncio.sleep(0.1)
+    assert (await post(customer, "/api/customer/chat-requests/", {"duration_minutes": 30})).status_code == 201
+    slow.release.set()
+    await passing
+    hub.unregister(slow)
+
+
+@override_settings(SHED_BEHIND_SECONDS=0)
+async def test_shedding_can_be_turned_off():
+    customer, mitra = await account("customer"), await account("mitra")
+    slow = SlowSocket(mitra.user)
+    hub.register(slow)
+    passing = asyncio.ensure_future(hub.deliver(asyncio.get_running_loop(), _broadcast_committed_ago(30, [mitra.id])))
+    await asyncio.sleep(0.1)
+    assert (await post(customer, "/api/customer/chat-requests/", {"duration_minutes": 30})).status_code == 201
+    slow.release.set()
+    await passing
+    hub.unregister(slow)
