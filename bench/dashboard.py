@@ -168,9 +168,12 @@ def main(rows: int) -> None:
         wanted, kept_in = requests * PER_REQUEST, connection.settings_dict["NAME"]
         print(f"Generating {wanted:,} log rows over {DAYS} days, {MITRAS} mitras (once; kept in {kept_in})…")
         with connection.cursor() as cursor:
-            # The database is the benchmark's own: every user goes, with what refers to them
-            # (the last run's roll-ups too, or they would count twice).
-            cursor.execute("TRUNCATE pairing_user, activity_rolled_up_days CASCADE")
+            # The database is the benchmark's own: every user goes, with what refers to them,
+            # the log (no foreign keys) and the last run's roll-ups (or they would count twice).
+            cursor.execute(
+                "TRUNCATE chat_request_notifications, activity_rolled_up_days, activity_mitra_daily, pairing_user"
+                " CASCADE"
+            )
             values = {"mitras": MITRAS, "days": DAYS, "requests": requests, "per_request": PER_REQUEST}
             for statement in _statements(GENERATE):
                 cursor.execute(statement, values)
