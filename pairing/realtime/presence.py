@@ -5,6 +5,13 @@ with the time it was last seen; a member older than GRACE_SECONDS no longer coun
 a crashed process does not leave its mitras online. This is separate from
 `is_available`, which is the mitra's own choice.
 
+The same members are also kept in an index scored 0, which Redis orders by name, so a
+mitra's sockets are one range of it: asking about given mitras (a fan-out's recipients)
+is one script call whose cost follows how many were asked, not how many are online. The
+time set decides: a socket in the index but not (or no longer fresh) in it does not
+count, so a write that reached only one of the two errs towards "offline" (a push,
+harmless) and the next heartbeat writes both again.
+
 Presence costs Redis one pipeline per process per tick, not a call per socket: sockets
 that open or close within FLUSH_DELAY_SECONDS of each other are written together, every
 HEARTBEAT_SECONDS one pipeline refreshes all of the process's sockets, and a socket's
@@ -15,6 +22,7 @@ is ever closed for it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -23,6 +31,7 @@ from dataclasses import dataclass, field
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.commands.core import AsyncScript, Script
 
 from . import delivery
 
@@ -42,6 +51,7 @@ class _Process:
     """One event loop's sockets: what Redis knows, and what it is still to be told."""
 
     client: aioredis.Redis
+    prune: AsyncScript
     members: set[str] = field(default_factory=set)
     added: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
@@ -55,6 +65,41 @@ _sync_client: redis.Redis | None = None
 
 def _key() -> str:
     return f"{settings.CHANNEL_LAYERS['default']['CONFIG'].get('prefix', 'asgi')}:presence:mitra"
+
+
+def _index_key() -> str:
+    return f"{_key()}:by-id"
+
+
+# KEYS: the time set, the index; ARGV: the oldest time that counts, then mitra ids.
+# `[12:` to `(12;` is every member starting "12:" (";" follows ":"), never "123:".
+_ONLINE_SCRIPT = """
+local oldest = tonumber(ARGV[1])
+local online = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  for _, name in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], '[' .. id .. ':', '(' .. id .. ';')) do
+    local seen = redis.call('ZSCORE', KEYS[1], name)
+    if seen and tonumber(seen) >= oldest then
+      online[#online + 1] = id
+      break
+    end
+  end
+end
+return online
+"""
+
+# KEYS: the time set, the index; ARGV: the newest time that no longer counts. Removes the
+# members of dead processes from both at once; returns how many.
+_PRUNE_SCRIPT = """
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for i = 1, #stale, 1000 do
+  local chunk = {unpack(stale, i, math.min(i + 999, #stale))}
+  redis.call('ZREM', KEYS[1], unpack(chunk))
+  redis.call('ZREM', KEYS[2], unpack(chunk))
+end
+return #stale
+"""
 
 
 def _timeouts() -> dict[str, float]:
@@ -74,6 +119,11 @@ def _sync() -> redis.Redis:
     return _sync_client
 
 
+@functools.cache
+def _online_of() -> Script:
+    return _sync().register_script(_ONLINE_SCRIPT)
+
+
 def _process() -> _Process:
     loop = asyncio.get_running_loop()
     process = _processes.get(loop)
@@ -81,7 +131,8 @@ def _process() -> _Process:
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.REDIS_URL, max_connections=ASYNC_POOL_SIZE, timeout=POOL_WAIT_SECONDS, **_timeouts()
         )
-        process = _processes[loop] = _Process(client=aioredis.Redis(connection_pool=pool))
+        client = aioredis.Redis(connection_pool=pool)
+        process = _processes[loop] = _Process(client=client, prune=client.register_script(_PRUNE_SCRIPT))
     if process.heartbeat is None or process.heartbeat.done():
         process.heartbeat = loop.create_task(_heartbeat(process))
     return process
@@ -89,6 +140,10 @@ def _process() -> _Process:
 
 def member(mitra_id: int, connection: str) -> str:
     return f"{mitra_id}:{connection}"
+
+
+def mitra_of(name: str) -> int:
+    return int(name.split(":", 1)[0])
 
 
 async def connected(mitra_id: int, connection: str) -> None:
@@ -154,17 +209,21 @@ async def _write(process: _Process, seen: set[str], prune: bool) -> None:
         async with process.client.pipeline(transaction=False) as pipe:
             if seen:
                 pipe.zadd(_key(), dict.fromkeys(seen, now))
+                pipe.zadd(_index_key(), dict.fromkeys(seen, 0))
             if removed:
                 pipe.zrem(_key(), *removed)
+                pipe.zrem(_index_key(), *removed)
             if prune:
-                pipe.zremrangebyscore(_key(), "-inf", now - GRACE_SECONDS)
+                await process.prune(keys=[_key(), _index_key()], args=[now - GRACE_SECONDS], client=pipe)
             results = await pipe.execute()
     except Exception:
         process.removed |= removed - process.members
         raise
-    pruned = prune and results[-1] > 0
-    if (seen and not prune) or removed or pruned:  # a heartbeat alone changes nobody's presence
-        await delivery.tell_staff_async("presence")
+    if prune and results[-1] > 0:  # a dead process's mitras, whoever they were
+        await delivery.tell_staff_async("presence", None)
+    elif (seen and not prune) or removed:  # a heartbeat alone changes nobody's presence
+        changed = (seen if not prune else set()) | removed
+        await delivery.tell_staff_async("presence", sorted({mitra_of(name) for name in changed}))
 
 
 async def _heartbeat(process: _Process) -> None:
@@ -183,7 +242,12 @@ async def refresh(process: _Process | None = None) -> None:
 
 
 def online_mitra_ids(candidates: Iterable[int] | None = None) -> set[int]:
-    """Mitras with at least one socket seen within the grace period (one round trip)."""
-    live = _sync().zrangebyscore(_key(), time.time() - GRACE_SECONDS, "+inf")
-    online = {int(name.split(b":", 1)[0]) for name in live}
-    return online if candidates is None else online & set(candidates)
+    """Mitras with at least one socket seen within the grace period (one round trip): of
+    `candidates` (a cost that follows how many), or of everyone online (None)."""
+    oldest = time.time() - GRACE_SECONDS
+    if candidates is None:
+        return {int(name.split(b":", 1)[0]) for name in _sync().zrangebyscore(_key(), oldest, "+inf")}
+    asked = sorted({int(mitra_id) for mitra_id in candidates})
+    if not asked:
+        return set()
+    return {int(mitra_id) for mitra_id in _online_of()(keys=[_key(), _index_key()], args=[oldest, *asked])}
