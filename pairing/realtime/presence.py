@@ -5,12 +5,16 @@ with the time it was last seen; a member older than GRACE_SECONDS no longer coun
 a crashed process does not leave its mitras online. This is separate from
 `is_available`, which is the mitra's own choice.
 
-The same members are also kept in an index scored 0, which Redis orders by name, so a
-mitra's sockets are one range of it: asking about given mitras (a fan-out's recipients)
-is one script call whose cost follows how many were asked, not how many are online. The
-time set decides: a socket in the index but not (or no longer fresh) in it does not
-count, so a write that reached only one of the two errs towards "offline" (a push,
-harmless) and the next heartbeat writes both again.
+Asking about given mitras (a fan-out's recipients) reads a second sorted set, one
+member per mitra scored with the time its freshest socket was seen: one ZMSCORE, whose
+cost follows how many were asked, not how many are online. Sockets raise their mitra's
+time as they are seen (ZADD GT); when sockets close or a dead process's are dropped, a
+script sets each of their mitras' time again from the sockets left, found through an
+index of the same members scored 0 (Redis orders it by name, so a mitra's sockets are
+one range). So closing one of a mitra's two sockets, in any process, leaves it online,
+and closing the last makes it offline at once, whatever a crashed process left behind.
+The writes go in the order socket, index, mitra: a pipeline cut short leaves a mitra
+looking offline (pushed, which is harmless), never online, until the next heartbeat.
 
 Presence costs Redis one pipeline per process per tick, not a call per socket: sockets
 that open or close within FLUSH_DELAY_SECONDS of each other are written together, every
@@ -22,7 +26,6 @@ is ever closed for it.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
-from redis.commands.core import AsyncScript, Script
+from redis.commands.core import AsyncScript
 
 from . import delivery
 
@@ -51,6 +54,7 @@ class _Process:
     """One event loop's sockets: what Redis knows, and what it is still to be told."""
 
     client: aioredis.Redis
+    remove: AsyncScript
     prune: AsyncScript
     members: set[str] = field(default_factory=set)
     added: set[str] = field(default_factory=set)
@@ -71,35 +75,53 @@ def _index_key() -> str:
     return f"{_key()}:by-id"
 
 
-# KEYS: the time set, the index; ARGV: the oldest time that counts, then mitra ids.
+def _mitra_key() -> str:
+    return f"{_key()}:by-mitra"
+
+
+def _keys() -> list[str]:
+    return [_key(), _index_key(), _mitra_key()]
+
+
+# KEYS: sockets by time, the index, mitras by time. Each mitra in `touched` gets the time
+# of its freshest socket left, or leaves the mitras' set: one ZADD and one ZREM in all.
 # `[12:` to `(12;` is every member starting "12:" (";" follows ":"), never "123:".
-_ONLINE_SCRIPT = """
-local oldest = tonumber(ARGV[1])
-local online = {}
-for i = 2, #ARGV do
-  local id = ARGV[i]
-  for _, name in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], '[' .. id .. ':', '(' .. id .. ';')) do
-    local seen = redis.call('ZSCORE', KEYS[1], name)
-    if seen and tonumber(seen) >= oldest then
-      online[#online + 1] = id
-      break
+_RESET_MITRAS = """
+local function reset(touched)
+  local seen, gone = {}, {}
+  for id in pairs(touched) do
+    local best = nil
+    for _, name in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], '[' .. id .. ':', '(' .. id .. ';')) do
+      local at = tonumber(redis.call('ZSCORE', KEYS[1], name))
+      if at and (best == nil or at > best) then best = at end
+    end
+    if best then
+      seen[#seen + 1] = best
+      seen[#seen + 1] = id
+    else
+      gone[#gone + 1] = id
     end
   end
+  for i = 1, #seen, 1000 do redis.call('ZADD', KEYS[3], unpack(seen, i, math.min(i + 999, #seen))) end
+  for i = 1, #gone, 1000 do redis.call('ZREM', KEYS[3], unpack(gone, i, math.min(i + 999, #gone))) end
 end
-return online
-"""
 
-# KEYS: the time set, the index; ARGV: the newest time that no longer counts. Removes the
-# members of dead processes from both at once; returns how many.
-_PRUNE_SCRIPT = """
-local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-for i = 1, #stale, 1000 do
-  local chunk = {unpack(stale, i, math.min(i + 999, #stale))}
-  redis.call('ZREM', KEYS[1], unpack(chunk))
-  redis.call('ZREM', KEYS[2], unpack(chunk))
+local function remove(names)
+  local touched = {}
+  for i = 1, #names, 1000 do
+    local chunk = {unpack(names, i, math.min(i + 999, #names))}
+    redis.call('ZREM', KEYS[1], unpack(chunk))
+    redis.call('ZREM', KEYS[2], unpack(chunk))
+  end
+  for _, name in ipairs(names) do touched[string.match(name, '^[^:]+')] = true end
+  reset(touched)
+  return #names
 end
-return #stale
 """
+# ARGV: the sockets that closed.
+_REMOVE_SCRIPT = _RESET_MITRAS + "return remove(ARGV)"
+# ARGV: the newest time that no longer counts: a dead process's sockets go; returns how many.
+_PRUNE_SCRIPT = _RESET_MITRAS + "return remove(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1]))"
 
 
 def _timeouts() -> dict[str, float]:
@@ -119,11 +141,6 @@ def _sync() -> redis.Redis:
     return _sync_client
 
 
-@functools.cache
-def _online_of() -> Script:
-    return _sync().register_script(_ONLINE_SCRIPT)
-
-
 def _process() -> _Process:
     loop = asyncio.get_running_loop()
     process = _processes.get(loop)
@@ -132,7 +149,9 @@ def _process() -> _Process:
             settings.REDIS_URL, max_connections=ASYNC_POOL_SIZE, timeout=POOL_WAIT_SECONDS, **_timeouts()
         )
         client = aioredis.Redis(connection_pool=pool)
-        process = _processes[loop] = _Process(client=client, prune=client.register_script(_PRUNE_SCRIPT))
+        process = _processes[loop] = _Process(
+            client=client, remove=client.register_script(_REMOVE_SCRIPT), prune=client.register_script(_PRUNE_SCRIPT)
+        )
     if process.heartbeat is None or process.heartbeat.done():
         process.heartbeat = loop.create_task(_heartbeat(process))
     return process
@@ -210,11 +229,11 @@ async def _write(process: _Process, seen: set[str], prune: bool) -> None:
             if seen:
                 pipe.zadd(_key(), dict.fromkeys(seen, now))
                 pipe.zadd(_index_key(), dict.fromkeys(seen, 0))
+                pipe.zadd(_mitra_key(), dict.fromkeys({mitra_of(name) for name in seen}, now), gt=True)
             if removed:
-                pipe.zrem(_key(), *removed)
-                pipe.zrem(_index_key(), *removed)
+                await process.remove(keys=_keys(), args=sorted(removed), client=pipe)
             if prune:
-                await process.prune(keys=[_key(), _index_key()], args=[now - GRACE_SECONDS], client=pipe)
+                await process.prune(keys=_keys(), args=[now - GRACE_SECONDS], client=pipe)
             results = await pipe.execute()
     except Exception:
         process.removed |= removed - process.members
@@ -250,4 +269,5 @@ def online_mitra_ids(candidates: Iterable[int] | None = None) -> set[int]:
     asked = sorted({int(mitra_id) for mitra_id in candidates})
     if not asked:
         return set()
-    return {int(mitra_id) for mitra_id in _online_of()(keys=[_key(), _index_key()], args=[oldest, *asked])}
+    seen = _sync().zmscore(_mitra_key(), asked)
+    return {mitra_id for mitra_id, at in zip(asked, seen, strict=True) if at is not None and at >= oldest}
