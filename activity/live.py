@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -250,12 +250,19 @@ def board_rows(mitras: dict[int, dict], ids: Collection[int] | None, config: Run
         )
     }  # fmt: skip
     shown = [mitra_id for mitra_id, entry in mitras.items() if entry["group"] != "offline" or mitra_id in figures]
+
+    def of_shown(rows: QuerySet, field: str) -> QuerySet:
+        """Reading every mitra, take every row and keep the shown mitras' below: thousands
+        of ids in each query cost more than the rows they keep out."""
+        return rows if ids is None else rows.filter(**{f"{field}__in": shown})
+
+    answers = Offer.objects.filter(notified_at__gte=now - LAST_ANSWER_WINDOW, responded_at__isnull=False)
     last_answer = dict(
-        Offer.objects.filter(mitra_id__in=shown, notified_at__gte=now - LAST_ANSWER_WINDOW, responded_at__isnull=False)
-        .order_by().values("mitra_id").annotate(last=Max("responded_at")).values_list("mitra_id", "last")
+        of_shown(answers, "mitra_id").order_by().values("mitra_id").annotate(last=Max("responded_at"))
+        .values_list("mitra_id", "last")
     )  # fmt: skip
     sessions = defaultdict(list)
-    for session in ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra_id__in=shown).order_by(
+    for session in of_shown(ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES), "mitra_id").order_by(
         "accepted_at"
     ).values("id", "mitra_id", "status", "accepted_at", "ends_at", "grace_ends_at"):  # fmt: skip
         ends = session["grace_ends_at"] if session["status"] == SessionStatus.CLOSING else session["ends_at"]
@@ -263,13 +270,13 @@ def board_rows(mitras: dict[int, dict], ids: Collection[int] | None, config: Run
             "id": str(session["id"]), "url": reverse("control-center:request", args=[session["id"]]),
             "status": session["status"], "ends_at": ends.isoformat() if ends else None,
         })  # fmt: skip
-    in_a_row = undelivered_in_a_row(shown, config.alert_undelivered_in_a_row, now)
+    in_a_row = undelivered_in_a_row(None if ids is None else shown, config.alert_undelivered_in_a_row, now)
     devices = dict(
-        Device.objects.filter(user_id__in=shown, is_active=True).order_by().values("user_id")
+        of_shown(Device.objects.filter(is_active=True), "user_id").order_by().values("user_id")
         .annotate(n=Count("id")).values_list("user_id", "n")
     )  # fmt: skip
     since = dict(
-        ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra_id__in=shown).order_by()
+        of_shown(ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES), "mitra_id").order_by()
         .values("mitra_id").annotate(first=Min("accepted_at")).values_list("mitra_id", "first")
     )  # fmt: skip
     board = {}
@@ -294,16 +301,17 @@ def board_rows(mitras: dict[int, dict], ids: Collection[int] | None, config: Run
 STATE_ORDER = {"in_session": 0, "available": 1, "switched_off": 2, "offline": 3}
 
 
-def undelivered_in_a_row(mitra_ids: list[int], limit: int, now) -> dict[int, int]:
-    """Per mitra: how many of its latest offers (up to `limit`, older than the grace for an
-    ack) were never delivered, counted from the newest back to the first delivered one."""
-    if not mitra_ids:
-        return {}
+def undelivered_in_a_row(mitra_ids: list[int] | None, limit: int, now) -> dict[int, int]:
+    """Per mitra (of `mitra_ids`, or every one): how many of its latest offers (up to
+    `limit`, older than the grace for an ack) were never delivered, counted from the newest
+    back to the first delivered one."""
     settled = now - timedelta(seconds=ACK_GRACE_SECONDS)
-    rows = (
-        Offer.objects.filter(mitra_id__in=mitra_ids, notified_at__lt=settled, notified_at__gte=now - timedelta(days=1))
-        .order_by("mitra_id", "-notified_at").values_list("mitra_id", "delivered_at")
-    )  # fmt: skip
+    offers = Offer.objects.filter(notified_at__lt=settled, notified_at__gte=now - timedelta(days=1))
+    if mitra_ids is not None:
+        if not mitra_ids:
+            return {}
+        offers = offers.filter(mitra_id__in=mitra_ids)
+    rows = offers.order_by("mitra_id", "-notified_at").values_list("mitra_id", "delivered_at")
     counted: dict[int, int] = {}
     done: set[int] = set()
     for mitra_id, delivered_at in rows.iterator(chunk_size=2000):
@@ -335,10 +343,12 @@ def mitra_entries(ids: Collection[int] | None) -> tuple[dict[int, dict], bool]:
     except Exception:  # Redis is down: say so rather than show everyone offline
         logger.warning("presence unknown", exc_info=True)
         online, known = set(), False
+    # reverse() once, not per mitra: it was a fifth of reading 5,000 mitras.
+    url_head, url_tail = reverse("control-center:mitra-detail", args=[0]).rsplit("0", 1)
     entries = {}
     for mitra in users.only("id", "username", "display_name"):
         entry = {"id": mitra.id, "name": mitra.name, "online": mitra.id in online,
-                 "url": reverse("control-center:mitra-detail", args=[mitra.id])}  # fmt: skip
+                 "url": f"{url_head}{mitra.id}{url_tail}"}  # fmt: skip
         if mitra.id in sessions:
             entry |= {"group": "in_session", "sessions": sessions[mitra.id]}
         elif mitra.id not in online:
