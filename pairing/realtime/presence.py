@@ -5,9 +5,11 @@ with the time it was last seen; a member older than GRACE_SECONDS no longer coun
 a crashed process does not leave its mitras online. This is separate from
 `is_available`, which is the mitra's own choice.
 
-Asking about given mitras (a fan-out's recipients) reads a second sorted set, one
-member per mitra scored with the time its freshest socket was seen: one ZMSCORE, whose
-cost follows how many were asked, not how many are online. Sockets raise their mitra's
+Who is online is read from a second sorted set, one member per mitra scored with the
+time its freshest socket was seen. Asking about given mitras (a fan-out's recipients)
+costs what was asked, not everyone online: one ZMSCORE, or, when they are most of
+those online, the range of everyone online (a quarter of ZMSCORE's cost per mitra, and
+then hardly more mitras than were asked). Sockets raise their mitra's
 time as they are seen (ZADD GT); when sockets close or a dead process's are dropped, a
 script sets each of their mitras' time again from the sockets left, found through an
 index of the same members scored 0 (Redis orders it by name, so a mitra's sockets are
@@ -41,6 +43,9 @@ from . import delivery
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15
+# A check of more mitras than this asks how many are online first (ZCARD), and reads them
+# all when the asked are at least a quarter of them.
+FEW_MITRAS = 256
 GRACE_SECONDS = 45
 FLUSH_DELAY_SECONDS = 0.05
 # One process needs one connection for its ticks; the spare ones cover a slow tick.
@@ -261,13 +266,16 @@ async def refresh(process: _Process | None = None) -> None:
 
 
 def online_mitra_ids(candidates: Iterable[int] | None = None) -> set[int]:
-    """Mitras with at least one socket seen within the grace period (one round trip): of
-    `candidates` (a cost that follows how many), or of everyone online (None)."""
+    """Mitras with at least one socket seen within the grace period: of `candidates` (at a
+    cost that follows how many), or everyone online (None)."""
+    client = _sync()
     oldest = time.time() - GRACE_SECONDS
-    if candidates is None:
-        return {int(name.split(b":", 1)[0]) for name in _sync().zrangebyscore(_key(), oldest, "+inf")}
-    asked = sorted({int(mitra_id) for mitra_id in candidates})
-    if not asked:
-        return set()
-    seen = _sync().zmscore(_mitra_key(), asked)
-    return {mitra_id for mitra_id, at in zip(asked, seen, strict=True) if at is not None and at >= oldest}
+    if candidates is not None:
+        asked = sorted({int(mitra_id) for mitra_id in candidates})
+        if not asked:
+            return set()
+        if len(asked) <= FEW_MITRAS or 4 * len(asked) < client.zcard(_mitra_key()):
+            seen = client.zmscore(_mitra_key(), asked)
+            return {mitra_id for mitra_id, at in zip(asked, seen, strict=True) if at is not None and at >= oldest}
+    online = {int(mitra_id) for mitra_id in client.zrangebyscore(_mitra_key(), oldest, "+inf")}
+    return online if candidates is None else online.intersection(asked)
