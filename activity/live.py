@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,9 +37,63 @@ ALERT_WINDOW = timedelta(minutes=15)
 LAST_ANSWER_WINDOW = timedelta(days=30)
 
 
+@dataclass
+class State:
+    """The live page's state, kept between changes so that a change reads again only what
+    it concerns: every active mitra's entry (with its group) and board row by id, whether
+    presence could be read, the parts that do not grow with the number of mitras
+    (`page`), and the threshold the rows' "not acknowledging" was judged by."""
+
+    mitras: dict[int, dict]
+    board: dict[int, dict]
+    presence_known: bool
+    page: dict
+    in_a_row_limit: int
+
+
+# A change that concerns more users than this (a large fan-out) reads every mitra: as
+# cheap as a list of ids that long, and no query carries thousands of parameters.
+READ_ALL_ABOVE = 1000
+PAGE_PARTS = ("pending", "pending_count", "alerts", "expired_recently", "today")
+
+
 def snapshot() -> dict:
+    """The whole page, read now (the page's first render, and what a new tab is sent)."""
+    return present(read()[0])
+
+
+def read(previous: State | None = None, user_ids: Collection[int] | None = None) -> tuple[State, set[int] | None]:
+    """The state after a change that concerned `user_ids` (None: anyone), and the mitras
+    whose entries were read again (None: all). Only those mitras are read; the page's
+    other parts (bounded: requests waiting, the last expiries, today's totals, alerts) are
+    read every time. Everything is read when there is nothing to build on, for a change
+    of more than READ_ALL_ABOVE users, when presence was unknown last time (every mitra
+    was shown offline), or when the "not acknowledging" threshold changed."""
     now = timezone.now()
     config = get_config()
+    limit = config.alert_undelivered_in_a_row
+    if (
+        previous is None
+        or user_ids is None
+        or len(user_ids) > READ_ALL_ABOVE
+        or not previous.presence_known
+        or previous.in_a_row_limit != limit
+    ):
+        ids = None
+        mitras, known = mitra_entries(None)
+        board = board_rows(mitras, None, config, now)
+    else:
+        ids = set(user_ids)
+        entries, known = mitra_entries(ids)
+        mitras = {mitra_id: e for mitra_id, e in previous.mitras.items() if mitra_id not in ids} | entries
+        rows = board_rows(entries, ids, config, now)
+        board = {mitra_id: row for mitra_id, row in previous.board.items() if mitra_id not in ids} | rows
+    return State(mitras, board, known, page_parts(mitras, board, known, config, now), limit), ids
+
+
+def page_parts(mitras: dict[int, dict], board: dict[int, dict], known: bool, config: RuntimeConfig, now) -> dict:
+    """Requests waiting with their offers' progress, the last expiries, today's health and
+    the alerts."""
     waiting = (
         ChatRequest.objects.filter(status=SessionStatus.PENDING)  # overdue ones too, until the sweep says so
         .select_related("customer")
@@ -66,19 +122,60 @@ def snapshot() -> dict:
     ]
     today = timezone.localdate()
     health = selectors.broadcast_health(day_start(today), day_start(today + timedelta(days=1)))
-    mitras = mitra_states()
-    board = mitra_board(mitras, config, now)
+    any_available = any(entry["group"] == "available" for entry in mitras.values())
     return {
         "now": now.isoformat(),
         "time_zone": timezone.get_current_timezone_name(),
         "pending": pending,
         "pending_count": len(pending) if len(pending) < PENDING_SHOWN else waiting.count(),
-        "mitras": mitras,
-        "board": board,
-        "alerts": alerts(pending, mitras, board, config, now),
+        "alerts": alerts(pending, known and not any_available, board, config, now),
         "expired_recently": expired_recently(now),
         "today": health.__dict__,
     }
+
+
+def _board_order(row: dict) -> tuple:
+    return STATE_ORDER[row["state"]], row["name"].lower()
+
+
+def present(state: State) -> dict:
+    """The page's whole state as the page reads it: mitras in their groups, each sorted by
+    name, and the board in state order."""
+    groups: dict[str, list[dict]] = {group: [] for group in STATE_ORDER}
+    for entry in state.mitras.values():
+        groups[entry["group"]].append(entry)
+    for members in groups.values():
+        members.sort(key=lambda m: m["name"].lower())
+    board = sorted(state.board.values(), key=_board_order)
+    return {**state.page, "mitras": {**groups, "presence_known": state.presence_known}, "board": board}
+
+
+def difference(old: State, new: State, ids: Collection[int] | None) -> dict:
+    """What a tab that has `old` needs to show `new`, when only the mitras `ids` (None:
+    any) were read again: the page's parts that changed, whole; mitras' entries that
+    changed, whole, and those gone; board rows that changed, only their changed fields
+    (a fan-out changes every row's "offered" and nothing else), and those gone."""
+    update: dict = {"now": new.page["now"]}
+    update |= {part: new.page[part] for part in PAGE_PARTS if new.page[part] != old.page[part]}
+    mitra_ids = ids if ids is not None else old.mitras.keys() | new.mitras.keys()
+    changed = [new.mitras[i] for i in sorted(mitra_ids) if i in new.mitras and new.mitras[i] != old.mitras.get(i)]
+    removed = sorted(i for i in mitra_ids if i in old.mitras and i not in new.mitras)
+    if changed or removed or new.presence_known != old.presence_known:
+        update["mitras"] = {"changed": changed, "removed": removed, "presence_known": new.presence_known}
+    board_ids = ids if ids is not None else old.board.keys() | new.board.keys()
+    rows, gone = [], []
+    for mitra_id in sorted(board_ids):
+        before, after = old.board.get(mitra_id), new.board.get(mitra_id)
+        if after is None:
+            if before is not None:
+                gone.append(mitra_id)
+        elif before is None:
+            rows.append(after)
+        elif fields := {key: value for key, value in after.items() if before.get(key) != value}:
+            rows.append({"id": mitra_id, **fields})
+    if rows or gone:
+        update["board"] = {"changed": rows, "removed": gone}
+    return update
 
 
 EXPIRED_SHOWN = 10
@@ -101,7 +198,9 @@ def expired_recently(now) -> list[dict]:
     ]  # fmt: skip
 
 
-def alerts(pending: list[dict], mitras: dict, board: list[dict], config: RuntimeConfig, now) -> list[dict]:
+def alerts(
+    pending: list[dict], no_mitra_available: bool, board: dict[int, dict], config: RuntimeConfig, now
+) -> list[dict]:
     """What needs a person now, each with its threshold (runtime config, editable in the admin)."""
     found = []
     wait = config.alert_undelivered_wait_seconds
@@ -112,7 +211,7 @@ def alerts(pending: list[dict], mitras: dict, board: list[dict], config: Runtime
                           "text": f"Request {request['id'][:8]} has waited {waited:.0f} s and no mitra's app has "
                                   f"acknowledged its offer (alert after {wait} s)."})  # fmt: skip
     recent = ChatRequest.objects.filter(requested_at__gte=now - ALERT_WINDOW).count()
-    if mitras["presence_known"] and not mitras["available"] and (pending or recent):
+    if no_mitra_available and (pending or recent):
         found.append({"kind": "no_mitra_available", "url": reverse("control-center:live"),
                       "text": f"No mitra is available, and {recent} request{'s' if recent != 1 else ''} "
                               f"came in the last 15 minutes."})  # fmt: skip
@@ -123,39 +222,47 @@ def alerts(pending: list[dict], mitras: dict, board: list[dict], config: Runtime
                       "url": f"{reverse('control-center:requests')}?date_from={today}&date_to={today}&outcome=expired",
                       "text": f"{expired} requests expired in the last 15 minutes "
                               f"(alert at {config.alert_expired_per_15_minutes})."})  # fmt: skip
-    for row in board:
-        if row["not_acknowledging"]:
-            found.append({"kind": "not_acknowledging", "url": row["url"],
-                          "text": f"{row['name']}'s app has not acknowledged the last {row['undelivered_in_a_row']} "
-                                  f"offers (alert at {config.alert_undelivered_in_a_row} in a row)."})  # fmt: skip
+    for row in sorted((row for row in board.values() if row["not_acknowledging"]), key=_board_order):
+        found.append({"kind": "not_acknowledging", "url": row["url"],
+                      "text": f"{row['name']}'s app has not acknowledged the last {row['undelivered_in_a_row']} "
+                              f"offers (alert at {config.alert_undelivered_in_a_row} in a row)."})  # fmt: skip
     return found
 
 
-def mitra_board(mitras: dict, config: RuntimeConfig, now) -> list[dict]:
-    """One row per mitra that is online or had offers today: state and since when (a
-    session's start; presence keeps no start time), sessions with their end, last answer,
-    today's offered / delivered / answered / ignored and response rate, whether the app
-    has stopped acknowledging offers, and whether push can reach it."""
-    state_of = {m["id"]: (group, m) for group, members in mitras.items() if group != "presence_known"
-                for m in members}  # fmt: skip
+def board_rows(mitras: dict[int, dict], ids: Collection[int] | None, config: RuntimeConfig, now) -> dict[int, dict]:
+    """The board's rows of `mitras` (entries of the mitras `ids`, or of all when None), one
+    per mitra that is online or had offers today: state and since when (a session's start;
+    presence keeps no start time), sessions with their end, last answer, today's offered /
+    delivered / answered / ignored and response rate, whether the app has stopped
+    acknowledging offers, and whether push can reach it."""
     start = day_start(timezone.localdate())
     today = dict.fromkeys(("offered", "delivered", "answered", "ignored"), 0)
+    offers_today = Offer.objects.filter(notified_at__gte=start)
+    if ids is not None:
+        offers_today = offers_today.filter(mitra_id__in=list(ids))
     figures = {
         row.pop("mitra_id"): row
-        for row in Offer.objects.filter(notified_at__gte=start).order_by().values("mitra_id").annotate(
+        for row in offers_today.order_by().values("mitra_id").annotate(
             offered=Count("id"), delivered=Count("id", filter=Q(delivered_at__isnull=False)),
             delivered_answered=Count("id", filter=Q(delivered_at__isnull=False) & selectors.ANSWERED),
             answered=Count("id", filter=selectors.ANSWERED),
             ignored=Count("id", filter=Q(response=OfferResponse.IGNORED)),
         )
     }  # fmt: skip
-    shown = [mitra_id for mitra_id, (group, _) in state_of.items() if group != "offline" or mitra_id in figures]
+    shown = [mitra_id for mitra_id, entry in mitras.items() if entry["group"] != "offline" or mitra_id in figures]
+
+    def of_shown(rows: QuerySet, field: str) -> QuerySet:
+        """Reading every mitra, take every row and keep the shown mitras' below: thousands
+        of ids in each query cost more than the rows they keep out."""
+        return rows if ids is None else rows.filter(**{f"{field}__in": shown})
+
+    answers = Offer.objects.filter(notified_at__gte=now - LAST_ANSWER_WINDOW, responded_at__isnull=False)
     last_answer = dict(
-        Offer.objects.filter(mitra_id__in=shown, notified_at__gte=now - LAST_ANSWER_WINDOW, responded_at__isnull=False)
-        .order_by().values("mitra_id").annotate(last=Max("responded_at")).values_list("mitra_id", "last")
+        of_shown(answers, "mitra_id").order_by().values("mitra_id").annotate(last=Max("responded_at"))
+        .values_list("mitra_id", "last")
     )  # fmt: skip
     sessions = defaultdict(list)
-    for session in ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra_id__in=shown).order_by(
+    for session in of_shown(ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES), "mitra_id").order_by(
         "accepted_at"
     ).values("id", "mitra_id", "status", "accepted_at", "ends_at", "grace_ends_at"):  # fmt: skip
         ends = session["grace_ends_at"] if session["status"] == SessionStatus.CLOSING else session["ends_at"]
@@ -163,48 +270,48 @@ def mitra_board(mitras: dict, config: RuntimeConfig, now) -> list[dict]:
             "id": str(session["id"]), "url": reverse("control-center:request", args=[session["id"]]),
             "status": session["status"], "ends_at": ends.isoformat() if ends else None,
         })  # fmt: skip
-    in_a_row = undelivered_in_a_row(shown, config.alert_undelivered_in_a_row, now)
+    in_a_row = undelivered_in_a_row(None if ids is None else shown, config.alert_undelivered_in_a_row, now)
     devices = dict(
-        Device.objects.filter(user_id__in=shown, is_active=True).order_by().values("user_id")
+        of_shown(Device.objects.filter(is_active=True), "user_id").order_by().values("user_id")
         .annotate(n=Count("id")).values_list("user_id", "n")
     )  # fmt: skip
     since = dict(
-        ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra_id__in=shown).order_by()
+        of_shown(ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES), "mitra_id").order_by()
         .values("mitra_id").annotate(first=Min("accepted_at")).values_list("mitra_id", "first")
     )  # fmt: skip
-    board = []
+    board = {}
     for mitra_id in shown:
-        group, mitra = state_of[mitra_id]
+        mitra = mitras[mitra_id]
         counts = {**today, **figures.get(mitra_id, {})}
         delivered_answered = counts.pop("delivered_answered", 0)
         row_since = since.get(mitra_id)
         answered_at = last_answer.get(mitra_id)
-        board.append({
-            "id": mitra_id, "name": mitra["name"], "url": mitra["url"], "state": group,
+        board[mitra_id] = {
+            "id": mitra_id, "name": mitra["name"], "url": mitra["url"], "state": mitra["group"],
             "since": row_since.isoformat() if row_since else None, "sessions": sessions.get(mitra_id, []),
             "last_answer": answered_at.isoformat() if answered_at else None, **counts,
             "response_rate": delivered_answered / counts["delivered"] if counts["delivered"] else None,
             "undelivered_in_a_row": in_a_row.get(mitra_id, 0),
             "not_acknowledging": in_a_row.get(mitra_id, 0) >= config.alert_undelivered_in_a_row,
             "push_devices": devices.get(mitra_id, 0),
-        })  # fmt: skip
-    board.sort(key=lambda row: (STATE_ORDER[row["state"]], row["name"].lower()))
+        }  # fmt: skip
     return board
 
 
 STATE_ORDER = {"in_session": 0, "available": 1, "switched_off": 2, "offline": 3}
 
 
-def undelivered_in_a_row(mitra_ids: list[int], limit: int, now) -> dict[int, int]:
-    """Per mitra: how many of its latest offers (up to `limit`, older than the grace for an
-    ack) were never delivered, counted from the newest back to the first delivered one."""
-    if not mitra_ids:
-        return {}
+def undelivered_in_a_row(mitra_ids: list[int] | None, limit: int, now) -> dict[int, int]:
+    """Per mitra (of `mitra_ids`, or every one): how many of its latest offers (up to
+    `limit`, older than the grace for an ack) were never delivered, counted from the newest
+    back to the first delivered one."""
     settled = now - timedelta(seconds=ACK_GRACE_SECONDS)
-    rows = (
-        Offer.objects.filter(mitra_id__in=mitra_ids, notified_at__lt=settled, notified_at__gte=now - timedelta(days=1))
-        .order_by("mitra_id", "-notified_at").values_list("mitra_id", "delivered_at")
-    )  # fmt: skip
+    offers = Offer.objects.filter(notified_at__lt=settled, notified_at__gte=now - timedelta(days=1))
+    if mitra_ids is not None:
+        if not mitra_ids:
+            return {}
+        offers = offers.filter(mitra_id__in=mitra_ids)
+    rows = offers.order_by("mitra_id", "-notified_at").values_list("mitra_id", "delivered_at")
     counted: dict[int, int] = {}
     done: set[int] = set()
     for mitra_id, delivered_at in rows.iterator(chunk_size=2000):
@@ -217,31 +324,38 @@ def undelivered_in_a_row(mitra_ids: list[int], limit: int, now) -> dict[int, int
     return counted
 
 
-def mitra_states() -> dict:
-    """Every mitra in one of four groups: in a session (with how many), available (online,
-    switched on, free), online but switched off, and offline."""
-    busy = dict(
-        ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra__isnull=False)
-        .order_by().values("mitra_id").annotate(n=Count("id")).values_list("mitra_id", "n")
-    )  # fmt: skip
-    unavailable = set(MitraProfile.objects.filter(is_available=False).values_list("user_id", flat=True))
+def mitra_entries(ids: Collection[int] | None) -> tuple[dict[int, dict], bool]:
+    """The active mitras `ids` (None: all), each in one of four groups: in a session (with
+    how many), available (online, switched on, free), online but switched off, and
+    offline; and whether presence could be read."""
+    busy = ChatRequest.objects.filter(status__in=ACTIVE_SESSION_STATUSES, mitra__isnull=False)
+    unavailable = MitraProfile.objects.filter(is_available=False)
+    users = User.objects.filter(role=Role.MITRA, is_active=True)
+    if ids is not None:
+        asked = list(ids)
+        busy = busy.filter(mitra_id__in=asked)
+        unavailable = unavailable.filter(user_id__in=asked)
+        users = users.filter(id__in=asked)
+    sessions = dict(busy.order_by().values("mitra_id").annotate(n=Count("id")).values_list("mitra_id", "n"))
+    switched_off = set(unavailable.values_list("user_id", flat=True))
     try:
-        online, known = online_mitra_ids(), True
+        online, known = online_mitra_ids(ids), True
     except Exception:  # Redis is down: say so rather than show everyone offline
         logger.warning("presence unknown", exc_info=True)
         online, known = set(), False
-    groups: dict[str, list[dict]] = {"in_session": [], "available": [], "switched_off": [], "offline": []}
-    for mitra in User.objects.filter(role=Role.MITRA, is_active=True).only("id", "username", "display_name"):
+    # reverse() once, not per mitra: it was a fifth of reading 5,000 mitras.
+    url_head, url_tail = reverse("control-center:mitra-detail", args=[0]).rsplit("0", 1)
+    entries = {}
+    for mitra in users.only("id", "username", "display_name"):
         entry = {"id": mitra.id, "name": mitra.name, "online": mitra.id in online,
-                 "url": reverse("control-center:mitra-detail", args=[mitra.id])}  # fmt: skip
-        if mitra.id in busy:
-            groups["in_session"].append({**entry, "sessions": busy[mitra.id]})
+                 "url": f"{url_head}{mitra.id}{url_tail}"}  # fmt: skip
+        if mitra.id in sessions:
+            entry |= {"group": "in_session", "sessions": sessions[mitra.id]}
         elif mitra.id not in online:
-            groups["offline"].append(entry)
-        elif mitra.id in unavailable:
-            groups["switched_off"].append(entry)
+            entry["group"] = "offline"
+        elif mitra.id in switched_off:
+            entry["group"] = "switched_off"
         else:
-            groups["available"].append(entry)
-    for members in groups.values():
-        members.sort(key=lambda m: m["name"].lower())
-    return {**groups, "presence_known": known}
+            entry["group"] = "available"
+        entries[mitra.id] = entry
+    return entries, known

@@ -91,7 +91,7 @@ def set_mitra_availability(*, mitra: User, is_available: bool) -> MitraProfile:
     if profile.is_available != is_available:
         profile.is_available = is_available
         profile.save(update_fields=["is_available"])
-        tell_staff_on_commit(what="mitra.availability")
+        tell_staff_on_commit(what="mitra.availability", user_ids=[mitra.id])
     return profile
 
 

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
 _subscribers: list[Subscriber] = []
-StaffWatcher = Callable[[str], None]
+StaffWatcher = Callable[[str, tuple[int, ...]], None]
 _staff_watchers: list[StaffWatcher] = []
 _pending = threading.local()
 
@@ -51,23 +51,25 @@ def subscribe(subscriber: Subscriber) -> None:
 
 
 def watch_for_staff(watcher: StaffWatcher) -> None:
-    """`watcher(what)` runs after every change only staff watch (`tell_staff_on_commit`);
-    committed events reach staff through their subscribers (realtime's publish)."""
+    """`watcher(what, user_ids)` runs after every change only staff watch
+    (`tell_staff_on_commit`); committed events reach staff through their subscribers
+    (realtime's publish)."""
     if watcher not in _staff_watchers:
         _staff_watchers.append(watcher)
 
 
-def tell_staff_on_commit(*, what: str) -> None:
+def tell_staff_on_commit(*, what: str, user_ids: Iterable[int]) -> None:
     """A change no user gets an event for but the staff live view shows (an offer
-    delivered or seen, a mitra's availability): no seq, nothing to replay; the live view
-    reads the state again."""
-    transaction.on_commit(lambda: dispatcher.run(lambda: _tell_staff(what)))
+    delivered or seen, a mitra's availability), and whose it is: no seq, nothing to
+    replay; the live view reads those users' part of its state again."""
+    ids = tuple(sorted(set(user_ids)))
+    transaction.on_commit(lambda: dispatcher.run(lambda: _tell_staff(what, ids)))
 
 
-def _tell_staff(what: str) -> None:
+def _tell_staff(what: str, user_ids: tuple[int, ...]) -> None:
     for watcher in _staff_watchers:
         try:
-            watcher(what)
+            watcher(what, user_ids)
         except Exception:  # the live view is a convenience: it reads the state again on its next change
             logger.warning("could not tell staff of %s", what, exc_info=True)
 

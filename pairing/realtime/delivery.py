@@ -16,6 +16,7 @@ import logging
 import uuid
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,8 @@ from ..events.outbox import StoredEvent
 logger = logging.getLogger(__name__)
 
 EVERYONE_GROUP = "everyone"
-# Staff live views: told *that* something changed (one small message), never what a user got.
+# Staff live views: told *that* something changed and whose (the users' ids, packed), never
+# what a user got.
 STAFF_GROUP = "staff.live"
 STAFF_MESSAGE_TYPE = "live.changed"  # handled by the live view consumer's `live_changed`
 MESSAGE_TYPE = "pairing.event"  # handled by the consumers' `pairing_event` method
@@ -118,20 +120,29 @@ def sends_for(event: Event) -> list[tuple[str, dict[str, Any]]]:
     """Which groups get the event's one message, and the staff live views' nudge beside it
     (sent together, in one round trip)."""
     msg = message(event)
-    nudge = (STAFF_GROUP, staff_message(event.type))
+    nudge = (STAFF_GROUP, staff_message(event.type, event.recipients))
     if len(event.recipients) <= DIRECT_RECIPIENTS:
         return [*((user_group(user_id), msg) for user_id in event.recipients), nudge]
     return [(EVERYONE_GROUP, msg), nudge]
 
 
-def staff_message(what: str) -> dict[str, Any]:
-    return {"type": STAFF_MESSAGE_TYPE, "what": what}
+def staff_message(what: str, user_ids: Iterable[int] | None) -> dict[str, Any]:
+    """`users`: the ids of the users the change concerns, packed as 32-bit integers; None
+    (or, from an older process, absent) when it may concern anyone."""
+    users = None if user_ids is None else array("I", user_ids).tobytes()
+    return {"type": STAFF_MESSAGE_TYPE, "what": what, "users": users}
 
 
-async def tell_staff_async(what: str) -> None:
-    """Tell the staff live views that something changed, from an event loop (presence); they
-    read the state again on the next change, so a failure is only logged."""
+def staff_message_users(msg: dict[str, Any]) -> array | None:
+    """The ids a staff message names, or None: it may concern anyone."""
+    packed = msg.get("users")
+    return None if packed is None else _unpack(packed)
+
+
+async def tell_staff_async(what: str, user_ids: Iterable[int] | None) -> None:
+    """Tell the staff live views that something changed, from an event loop (presence); a
+    failure is only logged (the live view reads everything again every REFRESH_SECONDS)."""
     try:
-        await get_channel_layer().group_send(STAFF_GROUP, staff_message(what))
+        await get_channel_layer().group_send(STAFF_GROUP, staff_message(what, user_ids))
     except Exception:
         logger.info("could not tell staff of %s", what, exc_info=True)

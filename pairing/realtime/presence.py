@@ -5,6 +5,19 @@ with the time it was last seen; a member older than GRACE_SECONDS no longer coun
 a crashed process does not leave its mitras online. This is separate from
 `is_available`, which is the mitra's own choice.
 
+Who is online is read from a second sorted set, one member per mitra scored with the
+time its freshest socket was seen. Asking about given mitras (a fan-out's recipients)
+costs what was asked, not everyone online: one ZMSCORE, or, when they are most of
+those online, the range of everyone online (a quarter of ZMSCORE's cost per mitra, and
+then hardly more mitras than were asked). Sockets raise their mitra's
+time as they are seen (ZADD GT); when sockets close or a dead process's are dropped, a
+script sets each of their mitras' time again from the sockets left, found through an
+index of the same members scored 0 (Redis orders it by name, so a mitra's sockets are
+one range). So closing one of a mitra's two sockets, in any process, leaves it online,
+and closing the last makes it offline at once, whatever a crashed process left behind.
+The writes go in the order socket, index, mitra: a pipeline cut short leaves a mitra
+looking offline (pushed, which is harmless), never online, until the next heartbeat.
+
 Presence costs Redis one pipeline per process per tick, not a call per socket: sockets
 that open or close within FLUSH_DELAY_SECONDS of each other are written together, every
 HEARTBEAT_SECONDS one pipeline refreshes all of the process's sockets, and a socket's
@@ -23,12 +36,16 @@ from dataclasses import dataclass, field
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.commands.core import AsyncScript
 
 from . import delivery
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15
+# A check of more mitras than this asks how many are online first (ZCARD), and reads them
+# all when the asked are at least a quarter of them.
+FEW_MITRAS = 256
 GRACE_SECONDS = 45
 FLUSH_DELAY_SECONDS = 0.05
 # One process needs one connection for its ticks; the spare ones cover a slow tick.
@@ -42,6 +59,8 @@ class _Process:
     """One event loop's sockets: what Redis knows, and what it is still to be told."""
 
     client: aioredis.Redis
+    remove: AsyncScript
+    prune: AsyncScript
     members: set[str] = field(default_factory=set)
     added: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
@@ -55,6 +74,59 @@ _sync_client: redis.Redis | None = None
 
 def _key() -> str:
     return f"{settings.CHANNEL_LAYERS['default']['CONFIG'].get('prefix', 'asgi')}:presence:mitra"
+
+
+def _index_key() -> str:
+    return f"{_key()}:by-id"
+
+
+def _mitra_key() -> str:
+    return f"{_key()}:by-mitra"
+
+
+def _keys() -> list[str]:
+    return [_key(), _index_key(), _mitra_key()]
+
+
+# KEYS: sockets by time, the index, mitras by time. Each mitra in `touched` gets the time
+# of its freshest socket left, or leaves the mitras' set: one ZADD and one ZREM in all.
+# `[12:` to `(12;` is every member starting "12:" (";" follows ":"), never "123:".
+_RESET_MITRAS = """
+local function reset(touched)
+  local seen, gone = {}, {}
+  for id in pairs(touched) do
+    local best = nil
+    for _, name in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], '[' .. id .. ':', '(' .. id .. ';')) do
+      local at = tonumber(redis.call('ZSCORE', KEYS[1], name))
+      if at and (best == nil or at > best) then best = at end
+    end
+    if best then
+      seen[#seen + 1] = best
+      seen[#seen + 1] = id
+    else
+      gone[#gone + 1] = id
+    end
+  end
+  for i = 1, #seen, 1000 do redis.call('ZADD', KEYS[3], unpack(seen, i, math.min(i + 999, #seen))) end
+  for i = 1, #gone, 1000 do redis.call('ZREM', KEYS[3], unpack(gone, i, math.min(i + 999, #gone))) end
+end
+
+local function remove(names)
+  local touched = {}
+  for i = 1, #names, 1000 do
+    local chunk = {unpack(names, i, math.min(i + 999, #names))}
+    redis.call('ZREM', KEYS[1], unpack(chunk))
+    redis.call('ZREM', KEYS[2], unpack(chunk))
+  end
+  for _, name in ipairs(names) do touched[string.match(name, '^[^:]+')] = true end
+  reset(touched)
+  return #names
+end
+"""
+# ARGV: the sockets that closed.
+_REMOVE_SCRIPT = _RESET_MITRAS + "return remove(ARGV)"
+# ARGV: the newest time that no longer counts: a dead process's sockets go; returns how many.
+_PRUNE_SCRIPT = _RESET_MITRAS + "return remove(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1]))"
 
 
 def _timeouts() -> dict[str, float]:
@@ -81,7 +153,10 @@ def _process() -> _Process:
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.REDIS_URL, max_connections=ASYNC_POOL_SIZE, timeout=POOL_WAIT_SECONDS, **_timeouts()
         )
-        process = _processes[loop] = _Process(client=aioredis.Redis(connection_pool=pool))
+        client = aioredis.Redis(connection_pool=pool)
+        process = _processes[loop] = _Process(
+            client=client, remove=client.register_script(_REMOVE_SCRIPT), prune=client.register_script(_PRUNE_SCRIPT)
+        )
     if process.heartbeat is None or process.heartbeat.done():
         process.heartbeat = loop.create_task(_heartbeat(process))
     return process
@@ -89,6 +164,10 @@ def _process() -> _Process:
 
 def member(mitra_id: int, connection: str) -> str:
     return f"{mitra_id}:{connection}"
+
+
+def mitra_of(name: str) -> int:
+    return int(name.split(":", 1)[0])
 
 
 async def connected(mitra_id: int, connection: str) -> None:
@@ -154,17 +233,21 @@ async def _write(process: _Process, seen: set[str], prune: bool) -> None:
         async with process.client.pipeline(transaction=False) as pipe:
             if seen:
                 pipe.zadd(_key(), dict.fromkeys(seen, now))
+                pipe.zadd(_index_key(), dict.fromkeys(seen, 0))
+                pipe.zadd(_mitra_key(), dict.fromkeys({mitra_of(name) for name in seen}, now), gt=True)
             if removed:
-                pipe.zrem(_key(), *removed)
+                await process.remove(keys=_keys(), args=sorted(removed), client=pipe)
             if prune:
-                pipe.zremrangebyscore(_key(), "-inf", now - GRACE_SECONDS)
+                await process.prune(keys=_keys(), args=[now - GRACE_SECONDS], client=pipe)
             results = await pipe.execute()
     except Exception:
         process.removed |= removed - process.members
         raise
-    pruned = prune and results[-1] > 0
-    if (seen and not prune) or removed or pruned:  # a heartbeat alone changes nobody's presence
-        await delivery.tell_staff_async("presence")
+    if prune and results[-1] > 0:  # a dead process's mitras, whoever they were
+        await delivery.tell_staff_async("presence", None)
+    elif (seen and not prune) or removed:  # a heartbeat alone changes nobody's presence
+        changed = (seen if not prune else set()) | removed
+        await delivery.tell_staff_async("presence", sorted({mitra_of(name) for name in changed}))
 
 
 async def _heartbeat(process: _Process) -> None:
@@ -183,7 +266,16 @@ async def refresh(process: _Process | None = None) -> None:
 
 
 def online_mitra_ids(candidates: Iterable[int] | None = None) -> set[int]:
-    """Mitras with at least one socket seen within the grace period (one round trip)."""
-    live = _sync().zrangebyscore(_key(), time.time() - GRACE_SECONDS, "+inf")
-    online = {int(name.split(b":", 1)[0]) for name in live}
-    return online if candidates is None else online & set(candidates)
+    """Mitras with at least one socket seen within the grace period: of `candidates` (at a
+    cost that follows how many), or everyone online (None)."""
+    client = _sync()
+    oldest = time.time() - GRACE_SECONDS
+    if candidates is not None:
+        asked = sorted({int(mitra_id) for mitra_id in candidates})
+        if not asked:
+            return set()
+        if len(asked) <= FEW_MITRAS or 4 * len(asked) < client.zcard(_mitra_key()):
+            seen = client.zmscore(_mitra_key(), asked)
+            return {mitra_id for mitra_id, at in zip(asked, seen, strict=True) if at is not None and at >= oldest}
+    online = {int(mitra_id) for mitra_id in client.zrangebyscore(_mitra_key(), oldest, "+inf")}
+    return online if candidates is None else online.intersection(asked)

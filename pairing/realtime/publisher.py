@@ -81,6 +81,6 @@ def publish(event: Event) -> None:
     _publisher.publish(delivery.sends_for(event))
 
 
-def tell_staff(what: str) -> None:
+def tell_staff(what: str, user_ids: tuple[int, ...]) -> None:
     """The staff live views' watcher of committed changes."""
-    _publisher.publish([(delivery.STAFF_GROUP, delivery.staff_message(what))])
+    _publisher.publish([(delivery.STAFF_GROUP, delivery.staff_message(what, user_ids))])

@@ -350,7 +350,7 @@ def _prove_delivered(offers: Iterable[QuerySet[Offer]], via: str) -> int:
         for some in chunks(offer_ids):
             Offer.objects.filter(id__in=some).update(delivered_at=now, delivered_via=via)
         offers_proven.send(sender=Offer, offer_ids=offer_ids, delivered=True, seen=False)
-        tell_staff_on_commit(what="offer.delivered")
+        tell_staff_on_commit(what="offer.delivered", user_ids=[mitra.id])
     metrics.offers_delivered(via, len(offer_ids))
     return len(offer_ids)
 
@@ -410,7 +410,7 @@ def mark_seen(*, mitra: User, session_id: UUID, via: str = DeliveredVia.POLL) ->
         if delivered or seen:
             offers_proven.send(sender=Offer, offer_ids=[offer.pk], delivered=bool(delivered), seen=bool(seen))
         if seen:
-            tell_staff_on_commit(what="offer.seen")
+            tell_staff_on_commit(what="offer.seen", user_ids=[mitra.id])
             metrics.offer_seen()
     offer.refresh_from_db(fields=["delivered_at", "delivered_via", "seen_at"])
     return offer

@@ -1,5 +1,6 @@
-// The live operations page: renders the state the staff socket sends, and counts down
-// locally between snapshots. Nothing here asks the server for anything.
+// The live operations page: renders the state the staff socket sends (whole on connect,
+// then only what changed), and counts down locally between them. Nothing here asks the
+// server for anything.
 (function () {
   "use strict";
   var status = document.getElementById("live-status");
@@ -203,6 +204,60 @@
     renderToday(state.today);
   }
 
+  // The state the page shows, kept by id, so an update (only what changed) can be merged.
+  var GROUPS = ["in_session", "available", "switched_off", "offline"];
+  var current = null, mitraById = {}, boardById = {};
+
+  function byName(a, b) {
+    var x = a.name.toLowerCase(), y = b.name.toLowerCase();
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+
+  function groups(presenceKnown) {
+    var grouped = {presence_known: presenceKnown};
+    GROUPS.forEach(function (group) { grouped[group] = []; });
+    Object.keys(mitraById).forEach(function (id) { grouped[mitraById[id].group].push(mitraById[id]); });
+    GROUPS.forEach(function (group) { grouped[group].sort(byName); });
+    return grouped;
+  }
+
+  function show(state) {
+    current = state;
+    mitraById = {};
+    GROUPS.forEach(function (group) {
+      state.mitras[group].forEach(function (mitra) { mitra.group = group; mitraById[mitra.id] = mitra; });
+    });
+    boardById = {};
+    state.board.forEach(function (row) { boardById[row.id] = row; });
+    render(state);
+  }
+
+  // An update carries the page's parts that changed whole, mitras whose entry changed
+  // (whole) or are gone, and board rows' changed fields; only those sections are redrawn.
+  function merge(update) {
+    offset = Date.parse(update.now) - Date.now();
+    current.now = update.now;
+    ["pending", "pending_count", "alerts", "expired_recently", "today"].forEach(function (part) {
+      if (part in update) current[part] = update[part];
+    });
+    if (update.mitras) {
+      update.mitras.removed.forEach(function (id) { delete mitraById[id]; });
+      update.mitras.changed.forEach(function (mitra) { mitraById[mitra.id] = mitra; });
+      current.mitras = groups(update.mitras.presence_known);
+      renderMitras(current.mitras);
+    }
+    if (update.board) {
+      update.board.removed.forEach(function (id) { delete boardById[id]; });
+      update.board.changed.forEach(function (row) { boardById[row.id] = Object.assign(boardById[row.id] || {}, row); });
+      current.board = Object.keys(boardById).map(function (id) { return boardById[id]; });
+      renderBoard(current.board);
+    }
+    if ("expired_recently" in update) renderExpired(current.expired_recently);
+    if ("alerts" in update) renderAlerts(current.alerts);
+    if ("pending" in update || "pending_count" in update) renderPending(current);
+    if ("today" in update) renderToday(current.today);
+  }
+
   // The local countdown: one tick a second rewrites the "expires in" cells.
   setInterval(function () {
     var cells = document.querySelectorAll("#pending .countdown");
@@ -220,7 +275,8 @@
     socket.onopen = function () { retry = 500; status.textContent = "live"; status.className = "live"; };
     socket.onmessage = function (message) {
       var frame = JSON.parse(message.data);
-      if (frame.type === "snapshot") render(frame.data);
+      if (frame.type === "snapshot") show(frame.data);
+      else if (frame.type === "update" && current) merge(frame.data);
     };
     socket.onclose = function (closed) {
       if (closed.code === 4403) { status.textContent = "signed out: reload to sign in"; status.className = "down"; return; }
@@ -230,6 +286,6 @@
     };
   }
 
-  render(JSON.parse(document.getElementById("live-snapshot").textContent));
+  show(JSON.parse(document.getElementById("live-snapshot").textContent));
   connect();
 })();

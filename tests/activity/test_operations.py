@@ -17,7 +17,7 @@ from activity import selectors
 from halobestie.asgi import application
 from pairing.models import ChatRequest, Offer, SessionClosure
 from tests.activity.test_delivery_figures import deliver
-from tests.support import TIMEOUT, at, create_request, make_account, set_config
+from tests.support import TIMEOUT, LivePage, at, create_request, make_account, set_config
 
 PAGE = "/control-center/mitra-activity/"
 RANGE = "date_from=2026-11-10&date_to=2026-11-12"
@@ -195,12 +195,6 @@ def _cookie_socket(client) -> WebsocketCommunicator:
     )  # fmt: skip
 
 
-async def _snapshot(comm) -> dict:
-    frame = await comm.receive_json_from(TIMEOUT)
-    assert frame["type"] == "snapshot"
-    return frame["data"]
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_live_socket_sends_the_state_again_when_a_request_is_created_and_accepted(client):
     staff = await sync_to_async(make_account)("staff")
@@ -208,16 +202,16 @@ async def test_live_socket_sends_the_state_again_when_a_request_is_created_and_a
     await sync_to_async(client.force_login)(staff.user)
     comm = _cookie_socket(client)
     assert (await comm.connect(TIMEOUT))[0]
-    first = await _snapshot(comm)
-    assert first["pending"] == [] and first["today"]["requests"] == 0
+    page = LivePage(comm)
+    assert (await page.next())["type"] == "snapshot"
+    assert page.state["pending"] == [] and page.state["today"]["requests"] == 0
     session_id = await sync_to_async(create_request)(customer)
-    state = await _snapshot(comm)
-    assert [p["id"] for p in state["pending"]] == [session_id] and state["pending"][0]["offered"] == 1
-    assert state["today"]["pending"] == 1
+    await page.until(lambda: [p["id"] for p in page.state["pending"]] == [session_id])
+    assert page.state["pending"][0]["offered"] == 1 and page.state["today"]["pending"] == 1
     assert (await sync_to_async(mitra.post)(f"/api/mitra/chat-requests/{session_id}/accept/")).status_code == 200
-    state = await _snapshot(comm)
-    assert state["pending"] == [] and state["today"]["accepted"] == 1
-    assert [m["name"] for m in state["mitras"]["in_session"]] == [mitra.user.name]
+    await page.until(lambda: page.state["pending"] == [])
+    assert page.state["today"]["accepted"] == 1
+    assert page.group("in_session") == [mitra.user.name]
     await comm.disconnect()
 
 

@@ -5,7 +5,9 @@ import from here, never from each other.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -176,6 +178,61 @@ async def closed_with(comm: WebsocketCommunicator) -> int:
     output = await comm.receive_output(TIMEOUT)
     assert output["type"] == "websocket.close"
     return output["code"]
+
+
+class LivePage:
+    """What the live page shows, from the frames of its staff socket, merged as
+    static/control_center/live.js merges them: the whole state on connect, then updates
+    with only what changed."""
+
+    GROUPS = ("in_session", "available", "switched_off", "offline")
+
+    def __init__(self, comm: WebsocketCommunicator):
+        self.comm = comm
+        self.state: dict = {}
+        self.mitras: dict[int, dict] = {}
+        self.board: dict[int, dict] = {}
+        self.frames: list[dict] = []  # as received, with their size in bytes
+
+    async def next(self, timeout: float = TIMEOUT) -> dict:
+        """Wait for the next frame, merge it, and return it."""
+        output = await self.comm.receive_output(timeout)
+        assert output["type"] == "websocket.send", output
+        frame = json.loads(output["text"])
+        frame["bytes"] = len(output["text"].encode())
+        self.frames.append(frame)
+        data = frame["data"]
+        if frame["type"] == "snapshot":
+            self.state = data
+            self.mitras = {m["id"]: {**m, "group": g} for g in self.GROUPS for m in data["mitras"][g]}
+            self.board = {row["id"]: row for row in data["board"]}
+        else:
+            assert frame["type"] == "update" and self.state, frame
+            self.state |= {key: value for key, value in data.items() if key not in ("mitras", "board")}
+            for mitra_id in data.get("mitras", {}).get("removed", []):
+                del self.mitras[mitra_id]
+            for mitra in data.get("mitras", {}).get("changed", []):
+                self.mitras[mitra["id"]] = mitra
+            for mitra_id in data.get("board", {}).get("removed", []):
+                del self.board[mitra_id]
+            for row in data.get("board", {}).get("changed", []):
+                self.board[row["id"]] = {**self.board.get(row["id"], {}), **row}
+        return frame
+
+    def group_of(self, mitra_id: int) -> str | None:
+        return self.mitras.get(mitra_id, {}).get("group")
+
+    def group(self, name: str) -> list[str]:
+        return sorted(m["name"] for m in self.mitras.values() if m["group"] == name)
+
+    async def until(self, check, timeout: float = TIMEOUT) -> list[dict]:
+        """Merge frames until `check()` holds; returns the frames it took."""
+        taken = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not check():
+            taken.append(await self.next(max(0.01, deadline - loop.time())))
+        return taken
 
 
 # --- the seeded activity log ---
