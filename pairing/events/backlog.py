@@ -14,6 +14,7 @@ a broadcast the relay hands over again after a fault is old for that reason, not
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -21,29 +22,38 @@ import time
 IDLE_AFTER_SECONDS = 0.5
 
 _lock = threading.Lock()
-_pass_committed_at: float | None = None  # the broadcast being (or last) handed over: its commit time
-_pass_ended: float | None = None  # monotonic time the last pass ended; None while one runs
+# Per event loop (a web process runs one): the commit time of the broadcast being (or last)
+# handed over, and when that pass ended (None while it runs).
+_passes: dict[asyncio.AbstractEventLoop, tuple[float, float | None]] = {}
 
 
 def pass_started(committed_at: float | None) -> None:
-    """The hub starts handing a broadcast committed at `committed_at` (epoch seconds) over."""
-    global _pass_committed_at, _pass_ended
-    if committed_at is None:
-        return
+    """This loop's hub starts handing a broadcast committed at `committed_at` (epoch
+    seconds) over; None for one whose age is not load."""
+    loop = asyncio.get_running_loop()
     with _lock:
-        _pass_committed_at, _pass_ended = committed_at, None
+        if committed_at is None:
+            _passes.pop(loop, None)
+        else:
+            _passes[loop] = (committed_at, None)
 
 
 def pass_ended() -> None:
-    global _pass_ended
+    loop = asyncio.get_running_loop()
     with _lock:
-        _pass_ended = time.monotonic()
+        if loop in _passes:
+            _passes[loop] = (_passes[loop][0], time.monotonic())
 
 
 def seconds_behind() -> float:
-    """How old the broadcast the hub is handing over is (0 when it is idle)."""
+    """How old the broadcast a hub is handing over is (0 when every hub is idle). A loop
+    that no longer runs (a test's, a stopped process's) has no hub to be behind."""
+    now, monotonic = time.time(), time.monotonic()
+    behind = 0.0
     with _lock:
-        committed_at, ended = _pass_committed_at, _pass_ended
-    if committed_at is None or (ended is not None and time.monotonic() - ended > IDLE_AFTER_SECONDS):
-        return 0.0
-    return max(0.0, time.time() - committed_at)
+        for loop, (committed_at, ended) in list(_passes.items()):
+            if loop.is_closed():
+                del _passes[loop]
+            elif ended is None or monotonic - ended <= IDLE_AFTER_SECONDS:
+                behind = max(behind, now - committed_at)
+    return behind

@@ -341,16 +341,18 @@ def _prove_delivered(offers: Iterable[QuerySet[Offer]], via: str) -> int:
     """Mark the offers not yet proven delivered, once each (the rows are locked: two
     proofs at once count one), and tell the rollups and the staff views once."""
     with transaction.atomic():
-        offer_ids = []
+        offer_ids, mitra_ids = [], set()
         for some in offers:  # in chunks: an ack may cover more offers than a statement binds
-            offer_ids += locked(some.filter(delivered_at__isnull=True)).values_list("id", flat=True)
+            for offer_id, mitra_id in locked(some.filter(delivered_at__isnull=True)).values_list("id", "mitra_id"):
+                offer_ids.append(offer_id)
+                mitra_ids.add(mitra_id)
         if not offer_ids:
             return 0
         now = timezone.now()
         for some in chunks(offer_ids):
             Offer.objects.filter(id__in=some).update(delivered_at=now, delivered_via=via)
         offers_proven.send(sender=Offer, offer_ids=offer_ids, delivered=True, seen=False)
-        tell_staff_on_commit(what="offer.delivered", user_ids=[mitra.id])
+        tell_staff_on_commit(what="offer.delivered", user_ids=sorted(mitra_ids))
     metrics.offers_delivered(via, len(offer_ids))
     return len(offer_ids)
 
