@@ -236,7 +236,7 @@ class Floor:
         try:
             assert self.server.stdout.readline().strip() == "READY"
             await self.listener.open([f"ws://127.0.0.1:{self.port}/clients"] * self.n, first_frame=False)
-            self.control = await connect(f"ws://127.0.0.1:{self.port}/control")
+            self.control = await connect(f"ws://127.0.0.1:{self.port}/control", ping_interval=None)
         except BaseException:
             self.server.terminate()
             raise

@@ -39,7 +39,8 @@ async def handler(ws) -> None:
 
 
 async def main(port: int) -> None:
-    async with serve(handler, "127.0.0.1", port, max_queue=None):
+    # No keepalive pings: a client busy reading a burst must not be dropped for a late pong.
+    async with serve(handler, "127.0.0.1", port, max_queue=None, ping_interval=None):
         print("READY", flush=True)
         await asyncio.Future()
 

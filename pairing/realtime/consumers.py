@@ -34,12 +34,9 @@ logger = logging.getLogger(__name__)
 CLOSE_BAD_TOKEN = 4401
 CLOSE_WRONG_ROLE = 4403
 CLOSE_TRY_AGAIN_LATER = 1013  # the server cannot serve sockets right now (Redis down): reconnect and resume
-# How long a live frame that overtook its predecessor waits for it before the gap is read
-# from the outbox. Two processes' changes committed moments apart reach a third process's
-# sockets in either order; reading the outbox at once for each such overtaking cost one
-# query per socket, every time, and under load those queries took the cores the live
-# frames needed: the fan-out fell further behind, and more frames overtook.
-OVERTAKEN_WAIT_SECONDS = 1.0
+# Live frames a socket keeps until their turn; past this many, the rest are left to the
+# hub's catch-up, which reads them from the outbox.
+WAITING_KEPT = 500
 BAD_FRAME = '{"type":"error","data":{"code":"bad_frame"}}'
 _presence_writes: set[asyncio.Task] = set()  # kept, or asyncio may drop them
 
@@ -90,7 +87,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
         self.last_seq = 0
         self.last_sent = time.monotonic()
         self.sending = asyncio.Lock()
-        self.advanced: asyncio.Event | None = None  # set when last_seq moves on, if a frame waits for it
+        self.waiting: dict[int, str] = {}  # live frames that came before their turn, by seq
         user = await _authenticate(self.scope)
         # Accept first, so the client reads the close code instead of a refused handshake.
         await self.accept()
@@ -102,13 +99,14 @@ class PairingConsumer(AsyncWebsocketConsumer):
             return
         # Broadcasts reach this process's hub once (hub.py); the socket's own group carries
         # events for a few users. The lock is held from before the hub knows the socket until
-        # hello (or the resume) is sent: a broadcast arriving meanwhile waits, then skips what
-        # the snapshot covered. Setting up is all or nothing: a socket that fails on the way
-        # leaves nothing registered (hub, groups, presence) and is told to come back.
+        # hello (or the resume) is sent: a broadcast arriving meanwhile is kept, then what the
+        # snapshot did not cover goes out. Setting up is all or nothing: a socket that fails on
+        # the way leaves nothing registered (hub, groups, presence) and is told to come back.
         self.user = user
         async with self.sending:
             try:
                 await self._set_up()
+                await self._send_waiting()
             except Exception:
                 logger.warning("socket of user %s not set up; closed with 1013", user.id, exc_info=True)
                 await self._tear_down()
@@ -155,7 +153,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
         top = {"seq": latest, "resync": True} if resync else {"seq": latest}
         metrics.hello_sent(resync)
         await self._send(delivery.frame("hello", encode(data), **top))
-        self._sent_upto(latest)
+        self.last_seq = latest
 
     async def _resume(self, since: int | None) -> None:
         latest, stored = await database_sync_to_async(outbox.events_since)(self.user.id, since)
@@ -166,7 +164,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
 
     async def _fill_to(self, upto: int) -> bool:
         """Bring the socket up to `upto` from the outbox; if some events are no longer kept,
-        resync instead (the snapshot covers them) and return False."""
+        resync instead (the snapshot covers them) and return False. Callers hold self.sending."""
         if upto <= self.last_seq:
             return True
         stored = await database_sync_to_async(outbox.events_after)(self.user.id, self.last_seq, upto)
@@ -180,37 +178,28 @@ class PairingConsumer(AsyncWebsocketConsumer):
     async def _send_stored(self, stored: list[outbox.StoredEvent], upto: int) -> None:
         for event in stored:
             await self._send(delivery.stored_frame(event))
-        self._sent_upto(max(self.last_seq, upto))
+        self.last_seq = max(self.last_seq, upto)
 
-    def _sent_upto(self, seq: int) -> None:
-        self.last_seq = seq
-        if self.advanced is not None:
-            self.advanced.set()
-            self.advanced = None
-
-    async def _wait_for_predecessors(self, seq: int) -> None:
-        """Give frames before `seq` still on their way live a moment to arrive, without
-        holding the socket's lock (they need it to go out)."""
-        deadline = time.monotonic() + OVERTAKEN_WAIT_SECONDS
-        while self.last_seq < seq - 1:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            if self.advanced is None:
-                self.advanced = asyncio.Event()
-            try:
-                await asyncio.wait_for(self.advanced.wait(), remaining)
-            except TimeoutError:
-                return
+    async def _send_waiting(self) -> None:
+        """Send the kept live frames whose turn has come, and drop those sent meanwhile
+        (from the outbox, or covered by a hello). Callers hold self.sending."""
+        while (text := self.waiting.pop(self.last_seq + 1, None)) is not None:
+            await self._send(text)
+            self.last_seq += 1
+        if self.waiting:
+            for seq in [seq for seq in self.waiting if seq <= self.last_seq]:
+                del self.waiting[seq]
 
     async def catch_up(self, upto: int) -> None:
         """Send what this socket missed up to `upto` (the hub saw it behind)."""
         async with self.sending:
-            await self._fill_to(upto)
+            if await self._fill_to(upto):
+                await self._send_waiting()
 
     async def heartbeat(self, latest: int) -> None:
         async with self.sending:
             await self._send(f'{{"type":"heartbeat","seq":{max(latest, self.last_seq)}}}')
+            await self._send_waiting()
 
     # -- events from the layer -------------------------------------------------------------
 
@@ -224,28 +213,32 @@ class PairingConsumer(AsyncWebsocketConsumer):
             await super().dispatch(message)
 
     async def pairing_event(self, message: dict[str, Any]) -> None:
-        """An event for this user's own group (the hub hands broadcasts to `send_event`)."""
+        """An event for this user's own group (the hub hands broadcasts to `take`)."""
         if self.user is None:
             return
         found = delivery.frame_for(message, self.user.id, self.socket_id)
         if found is not None:
-            await self.send_event(*found, message)
+            await self.take(*found)
             metrics.fanout_passed(message)
 
-    def ready_for(self, seq: int) -> bool:
-        """Whether `seq` can go out now without waiting: the next one, nothing in flight."""
-        return seq == self.last_seq + 1 and not self.sending.locked()
-
-    async def send_event(self, seq: int, text: str, message: dict[str, Any]) -> None:
-        if seq > self.last_seq + 1:
-            await self._wait_for_predecessors(seq)
-        async with self.sending:
-            if seq <= self.last_seq:
-                return  # sent already (a relay's second copy, or a catch-up got there first)
-            if not await self._fill_to(seq - 1):
-                return  # resynced: the snapshot covers this event too
+    async def take(self, seq: int, text: str) -> None:
+        """A live event frame: sent now if it is the socket's next and nothing else is being
+        sent; otherwise kept until its turn. A frame comes early when the socket is busy
+        (its hello, a catch-up) or overtook its predecessor (two changes committed moments
+        apart, or an event to the user's own group beside a broadcast): whoever sends the
+        predecessor sends it next. One that never comes is read from the outbox by the
+        hub's catch-up. No frame waits in a task of its own: under load, a task and a
+        timeout per socket and frame took the cores the frames needed."""
+        if seq <= self.last_seq:
+            return  # sent already (a relay's second copy, or a catch-up got there first)
+        if seq != self.last_seq + 1 or self.sending.locked():
+            if len(self.waiting) < WAITING_KEPT:
+                self.waiting[seq] = text
+            return
+        async with self.sending:  # free: taken without waiting
             await self._send(text)
-            self._sent_upto(seq)
+            self.last_seq = seq
+            await self._send_waiting()
 
     # -- client frames -----------------------------------------------------------------------
 

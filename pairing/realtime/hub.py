@@ -4,8 +4,8 @@ tick for all of them, not one per socket.
 Broadcast events (a fan-out to many mitras) reach the process once, on the hub's own
 channel in the `everyone` group, and are handed to every socket here in one pass: one
 message to decode instead of one per socket, and no per-socket consumer wake-up. A
-socket with nothing in flight sends at once; one busy filling a gap gets it in a task of
-its own, so it never holds up the others.
+socket with nothing in flight sends at once; one busy (its hello, a catch-up) keeps the
+frame for its turn, so it never holds up the others, and the pass's time is the sending's.
 
 Every process hands broadcasts over in the order Redis passes them on, its own changes'
 too (publisher.py says why); a broadcast Redis did not take is handed to this process's
@@ -42,9 +42,7 @@ class Socket(Protocol):
     user: object
     socket_id: str
 
-    def ready_for(self, seq: int) -> bool: ...
-
-    async def send_event(self, seq: int, text: str, message: dict) -> None: ...
+    async def take(self, seq: int, text: str) -> None: ...
 
     async def catch_up(self, upto: int) -> None: ...
 
@@ -184,12 +182,8 @@ async def _pass(hub: Hub | None, message: dict) -> None:
         found = delivery.frame_for(message, socket.user.id, socket.socket_id)
         if found is None:
             continue
-        seq, text = found
-        if not socket.ready_for(seq):
-            _start(socket.send_event(seq, text, message))
-            continue
         try:
-            await socket.send_event(seq, text, message)  # no gap, nothing in flight: daphne queues it
+            await socket.take(*found)  # sent now, or kept for its turn: the pass never waits
         except Exception:  # one closing socket must not cost the others their event
             logger.info("event not sent to a socket of user %s", socket.user.id, exc_info=True)
 

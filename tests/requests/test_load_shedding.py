@@ -31,10 +31,7 @@ class SlowSocket:
         self.last_seq, self.last_sent = 0, time.monotonic()
         self.release = asyncio.Event()
 
-    def ready_for(self, seq: int) -> bool:
-        return True
-
-    async def send_event(self, seq: int, text: str, message: dict) -> None:
+    async def take(self, seq: int, text: str) -> None:
         await self.release.wait()
 
     async def catch_up(self, upto: int) -> None: ...
