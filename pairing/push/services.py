@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import requests
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 from pyfcm.errors import (
     AuthenticationError,
@@ -22,7 +22,7 @@ from pyfcm.errors import (
     InvalidDataError,
 )
 
-from common.chunks import delete_in_batches
+from common.chunks import chunks, delete_in_batches
 from common.thirdparty.django_orm import insert_or_ignore
 
 from ..accounts.models import Device
@@ -69,31 +69,38 @@ def release(*, device: Device, session: ChatRequest, kind: str, attempt: int) ->
 def unproven_offer_devices(*, now: datetime, after_seconds: int) -> list[tuple[Device, ChatRequest]]:
     """(device, request) for every active device of a mitra whose offer of a still pending
     request was sent at least `after_seconds` ago and has no proof of delivery or answer,
-    and that was not pushed this offer yet."""
-    offers = Offer.objects.filter(
-        delivered_at__isnull=True,
-        response__isnull=True,
-        notified_at__lte=now - timedelta(seconds=after_seconds),
-        session__status=SessionStatus.PENDING,
-        session__expires_at__gt=now,
-    ).select_related("session")
-    by_mitra: dict[int, list[ChatRequest]] = {}
-    for offer in offers:
-        by_mitra.setdefault(offer.mitra_id, []).append(offer.session)
-    if not by_mitra:
-        return []
-    # Subqueries, not lists of ids: a fan-out's unproven offers may be more than a statement binds.
-    pushed = set(
-        PushAttempt.objects.filter(
-            session_id__in=offers.values("session_id"), kind=PushKind.NEW_REQUEST, attempt=1
-        ).values_list("session_id", "device_id")
+    and that was not pushed this offer yet.
+
+    One query finds the (device, request) pairs, from the mitras' active devices, and only
+    those pairs are read as objects: an overloaded stack has many offers waiting for a
+    proof, and reading each of them (with its request) every second made the fallback
+    dearest exactly when the stack had least to spare."""
+    already = PushAttempt.objects.filter(
+        session_id=OuterRef("session_id"), device_id=OuterRef("device_id"), kind=PushKind.NEW_REQUEST, attempt=1
     )
-    return [
-        (device, session)
-        for device in Device.objects.filter(user_id__in=offers.values("mitra_id"), is_active=True).order_by("id")
-        for session in by_mitra.get(device.user_id, [])
-        if (session.id, device.id) not in pushed
-    ]
+    pairs = list(
+        Offer.objects.filter(
+            delivered_at__isnull=True,
+            response__isnull=True,
+            notified_at__lte=now - timedelta(seconds=after_seconds),
+            session__status=SessionStatus.PENDING,
+            session__expires_at__gt=now,
+            mitra__devices__is_active=True,
+        )
+        .annotate(device_id=F("mitra__devices__id"))
+        .filter(~Exists(already))
+        .order_by("device_id", "session_id")
+        .values_list("device_id", "session_id")
+    )
+    if not pairs:
+        return []
+    devices: dict[int, Device] = {}
+    sessions: dict[object, ChatRequest] = {}
+    for some in chunks(sorted({device_id for device_id, _ in pairs})):
+        devices.update(Device.objects.in_bulk(some))
+    for some in chunks(sorted({session_id for _, session_id in pairs}, key=str)):
+        sessions.update(ChatRequest.objects.in_bulk(some))
+    return [(devices[device_id], sessions[session_id]) for device_id, session_id in pairs]
 
 
 def complete(row: PushAttempt, status: str, error: str = "", message_id: str = "") -> PushAttempt:
