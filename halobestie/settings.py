@@ -275,7 +275,7 @@ EVENTS_CATCH_UP_SECONDS = float(os.environ.get("EVENTS_CATCH_UP_SECONDS", "2"))
 EVENTS_RELAY_AFTER_SECONDS = float(os.environ.get("EVENTS_RELAY_AFTER_SECONDS", "5"))
 # A new request is refused (503 `unavailable`, `"reason": "busy"`, Retry-After) while this
 # process hands committed events to its sockets more than this many seconds late; 0: never.
-SHED_BEHIND_SECONDS = float(os.environ.get("SHED_BEHIND_SECONDS", "2"))
+SHED_BEHIND_SECONDS = float(os.environ.get("SHED_BEHIND_SECONDS", "1"))
 # How long one run of the outbox's pruning (beat, every minute) may go on: it deletes in
 # short transactions until nothing old is left or this budget is used up.
 EVENTS_PRUNE_SECONDS = float(os.environ.get("EVENTS_PRUNE_SECONDS", "20"))
