@@ -127,8 +127,6 @@ class Soak:
         arrivals = self.mitras.arrivals.pop(session_id, [])
         minute.offers.extend(t - started for t in arrivals)
         minute.missing += len(self.mitras.sockets) - len(arrivals)
-        if len(arrivals) < len(self.mitras.sockets):
-            print("DEBUG missing", session_id, fate, len(arrivals), response.json()["status"], flush=True)
 
     async def accept(self, http: httpx.AsyncClient, base: str, token: str | None = None) -> None:
         token = token or random.choice(self.mitra_tokens)
