@@ -219,14 +219,16 @@ def events_after(user_id: int, after: int, upto: int) -> list[StoredEvent] | Non
     return stored
 
 
-def sessions_offered_upto(upto: dict[int, int], *, since: datetime, event_type: str) -> set[tuple[int, str]]:
-    """(user id, session id) of the users' `event_type` events with a seq up to each user's
-    `upto[user]`, committed since `since`, as far as they are still kept: one query."""
-    if not upto:
+def sessions_offered_upto(
+    ranges: dict[int, tuple[int, int]], *, since: datetime, event_type: str
+) -> set[tuple[int, str]]:
+    """(user id, session id) of the users' `event_type` events with a seq in each user's
+    (after, upto] range, committed since `since`, as far as they are still kept: one query."""
+    if not ranges:
         return set()
     seq_up_to = Q()
-    for user_id, seq in upto.items():
-        seq_up_to |= Q(user_id=user_id, seq__lte=seq)
+    for user_id, (after, upto) in ranges.items():
+        seq_up_to |= Q(user_id=user_id, seq__gt=after, seq__lte=upto)
     rows = UserEvent.objects.filter(seq_up_to, batch__type=event_type, batch__created_at__gte=since).values_list(
         "user_id", "audience", "batch__audiences_json"
     )

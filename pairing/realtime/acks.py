@@ -30,6 +30,8 @@ class AckBatcher:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.pending: dict[int, int] = {}
+        # The highest seq proven per mitra in this process: the next batch looks only past it.
+        self.proven: dict[int, int] = {}
         self.flushing: asyncio.Task | None = None
 
     def record(self, mitra_id: int, seq: int) -> None:
@@ -42,8 +44,11 @@ class AckBatcher:
         await asyncio.sleep(FLUSH_SECONDS)
         while self.pending:
             acks, self.pending = self.pending, {}
+            after = {mitra_id: self.proven[mitra_id] for mitra_id in acks if mitra_id in self.proven}
             try:
-                await database_sync_to_async(request_services.mark_acked_many)(acks=acks)
+                await database_sync_to_async(request_services.mark_acked_many)(acks=acks, after=after)
+                for mitra_id, seq in acks.items():
+                    self.proven[mitra_id] = max(seq, self.proven.get(mitra_id, 0))
             except Exception:  # the database is away: keep them for the next try
                 logger.warning("could not prove %d mitras' acks; trying again", len(acks), exc_info=True)
                 for mitra_id, seq in acks.items():

@@ -102,6 +102,12 @@ class Offer(models.Model):
         indexes = [
             models.Index(fields=["mitra", "-notified_at"], name="notification_mitra_time"),
             models.Index(fields=["notified_at"], name="notification_time"),
+            # The offers still waiting for a proof of delivery: few at any time, however long the log.
+            models.Index(
+                fields=["mitra", "notified_at"],
+                condition=models.Q(delivered_at__isnull=True),
+                name="notification_unproven",
+            ),
         ]
 
     def __str__(self) -> str:

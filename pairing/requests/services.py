@@ -359,22 +359,25 @@ def _prove_delivered(offers: Iterable[QuerySet[Offer]], via: str) -> int:
 
 def mark_acked(*, mitra: User, seq: int) -> int:
     """The mitra's app handled every frame up to `seq` (see `mark_acked_many`)."""
-    return mark_acked_many(acks={mitra.id: seq})
+    return mark_acked_many(acks={mitra.id: seq}, after={mitra.id: 0})
 
 
 # Mitras' acks proven per statement: each costs two parameters in the outbox lookup.
 ACKS_PER_STATEMENT = 2000
 
 
-def mark_acked_many(*, acks: dict[int, int]) -> int:
+def mark_acked_many(*, acks: dict[int, int], after: dict[int, int] | None = None) -> int:
     """Mitras' apps handled every frame up to a seq (mitra id → seq): every offer of theirs
     whose `chat_request.new` had a seq up to it is delivered, whichever socket or device
     carried it (an offer a `hello` listed was announced at a seq no greater than the hello's).
+    `after` (mitra id → seq) says up to where an earlier ack already proved: only the
+    events between are looked at; without it, each mitra's last KEEP_LAST.
 
     A process's acks are proven together (realtime's ack batcher): per batch, one read of
     the unproven offers, one of the outbox, and one update, whatever the number of mitras.
-    Each mitra has few offers unproven at a time, so only those are looked up, and only as
-    far back as the oldest of them."""
+    Each mitra has few offers unproven at a time, and few events since its last ack, so
+    neither read grows with the log or the outbox."""
+    after = after or {}
     proven = 0
     items = sorted(acks.items())
     for start in range(0, len(items), ACKS_PER_STATEMENT):
@@ -389,9 +392,11 @@ def mark_acked_many(*, acks: dict[int, int]) -> int:
         if not unproven:
             continue
         since = min(notified_at for _, _, _, notified_at in unproven)
-        offered = outbox.sessions_offered_upto(
-            {mitra_id: chunk[mitra_id] for _, mitra_id, _, _ in unproven}, since=since, event_type="chat_request.new"
-        )
+        ranges = {
+            mitra_id: (after.get(mitra_id, max(0, chunk[mitra_id] - outbox.KEEP_LAST)), chunk[mitra_id])
+            for _, mitra_id, _, _ in unproven
+        }
+        offered = outbox.sessions_offered_upto(ranges, since=since, event_type="chat_request.new")
         ids = [offer_id for offer_id, mitra_id, session_id, _ in unproven if (mitra_id, str(session_id)) in offered]
         if ids:
             offers = (Offer.objects.filter(id__in=some) for some in chunks(ids))

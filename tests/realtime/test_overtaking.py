@@ -88,9 +88,9 @@ async def test_a_fan_outs_acks_are_proven_together(monkeypatch):
     batches: list[dict[int, int]] = []
     real = services.mark_acked_many
 
-    def counted(*, acks):
+    def counted(*, acks, after=None):
         batches.append(dict(acks))
-        return real(acks=acks)
+        return real(acks=acks, after=after)
 
     monkeypatch.setattr(services, "mark_acked_many", counted)
     customer = await account("customer")
