@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from common.chunks import chunks
@@ -223,15 +222,36 @@ def sessions_offered_upto(
     ranges: dict[int, tuple[int, int]], *, since: datetime, event_type: str
 ) -> set[tuple[int, str]]:
     """(user id, session id) of the users' `event_type` events with a seq in each user's
-    (after, upto] range, committed since `since`, as far as they are still kept: one query."""
+    (after, upto] range, committed since `since`, as far as they are still kept: one query
+    on PostgreSQL (the ranges as arrays), whatever the number of users; SQLite, a
+    developer's, asks user by user."""
     if not ranges:
         return set()
-    seq_up_to = Q()
-    for user_id, (after, upto) in ranges.items():
-        seq_up_to |= Q(user_id=user_id, seq__gt=after, seq__lte=upto)
-    rows = UserEvent.objects.filter(seq_up_to, batch__type=event_type, batch__created_at__gte=since).values_list(
-        "user_id", "audience", "batch__audiences_json"
-    )
+    users = sorted(ranges)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT e.user_id, e.audience, b.audiences_json"
+                f" FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS r (user_id, after, upto)"
+                f" JOIN {UserEvent._meta.db_table} e ON e.user_id = r.user_id AND e.seq > r.after AND e.seq <= r.upto"
+                f" JOIN {EventBatch._meta.db_table} b ON b.id = e.batch_id"
+                " WHERE b.type = %s AND b.created_at >= %s",
+                [
+                    _integers(users),
+                    _integers([ranges[u][0] for u in users]),
+                    _integers([ranges[u][1] for u in users]),
+                    event_type,
+                    connection.ops.adapt_datetimefield_value(since),
+                ],
+            )  # fmt: skip
+            rows = cursor.fetchall()
+    else:
+        rows = []
+        for user_id in users:
+            after, upto = ranges[user_id]
+            rows += UserEvent.objects.filter(
+                user_id=user_id, seq__gt=after, seq__lte=upto, batch__type=event_type, batch__created_at__gte=since
+            ).values_list("user_id", "audience", "batch__audiences_json")
     found = set()
     for user_id, audience, audiences_json in rows:
         data = json.loads(audiences_json)[audience]

@@ -64,3 +64,31 @@ def session_for_customer(customer: User, session_id: UUID) -> ChatRequest:
         return ChatRequest.objects.select_related("customer", "mitra").get(id=session_id, customer=customer)
     except ChatRequest.DoesNotExist:
         raise NotFound() from None
+
+
+def unproven_offer_ids(pairs: list[tuple[int, str]]) -> list[int]:
+    """The ids of the offers (mitra id, session id) not yet proven delivered: one query on
+    PostgreSQL (the pairs as arrays), whatever their number; SQLite, a developer's, asks
+    mitra by mitra."""
+    if not pairs:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT o.id FROM {Offer._meta.db_table} o"
+                " JOIN unnest(%s::int[], %s::uuid[]) AS p (mitra_id, session_id)"
+                " ON o.mitra_id = p.mitra_id AND o.session_id = p.session_id"
+                " WHERE o.delivered_at IS NULL",
+                [[mitra_id for mitra_id, _ in pairs], [session_id for _, session_id in pairs]],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    by_mitra: dict[int, list[str]] = {}
+    for mitra_id, session_id in pairs:
+        by_mitra.setdefault(mitra_id, []).append(session_id)
+    return [
+        offer_id
+        for mitra_id, session_ids in by_mitra.items()
+        for offer_id in Offer.objects.filter(
+            mitra_id=mitra_id, session_id__in=session_ids, delivered_at__isnull=True
+        ).values_list("id", flat=True)
+    ]

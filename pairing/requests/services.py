@@ -11,16 +11,14 @@ are delivered after commit.
 from __future__ import annotations
 
 import math
-import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import reduce
 from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from appconfig.models import get_config
@@ -390,17 +388,11 @@ def mark_acked_many(*, acks: dict[int, int], after: dict[int, int] | None = None
         offered = outbox.sessions_offered_upto(
             ranges, since=timezone.now() - outbox.KEEP_FOR, event_type="chat_request.new"
         )
-        by_mitra: dict[int, list[str]] = defaultdict(list)
-        for mitra_id, session_id in offered:
-            by_mitra[mitra_id].append(session_id)
-        if by_mitra:
-            offers = (
-                Offer.objects.filter(
-                    reduce(operator.or_, (Q(mitra_id=m, session_id__in=by_mitra[m]) for m in some_mitras))
-                )
-                for some_mitras in chunks(sorted(by_mitra), size=200)
+        ids = selectors.unproven_offer_ids(sorted(offered))
+        if ids:
+            proven += _prove_delivered(
+                (Offer.objects.filter(id__in=some) for some in chunks(ids)), DeliveredVia.WEBSOCKET
             )
-            proven += _prove_delivered(offers, DeliveredVia.WEBSOCKET)
     return proven
 
 
