@@ -244,7 +244,8 @@ def verdict(run: Soak) -> None:
     first, last = percentile(whole[0].offers, 99), percentile(whole[-1].offers, 99)
     rss_first = sum(run.samples[0][3].values())
     rss_last = sum(run.samples[-1][3].values())
-    server_errors = sum(n for m in run.minutes.values() for s, n in m.statuses.items() if s >= 500)
+    server_errors = sum(n for m in run.minutes.values() for s, n in m.statuses.items() if s >= 500 and s != 503)
+    shed = sum(m.statuses.get(503, 0) for m in run.minutes.values())
     missing = sum(m.missing for m in run.minutes.values())
     # What the outbox keeps (contract section 11): every event of the last KEEP_FOR, and
     # each user's last KEEP_LAST; beyond that, a prune run's worth of inflow.
@@ -266,4 +267,5 @@ def verdict(run: Soak) -> None:
     print(f"p99 last/first minute: {last * 1000:.0f}/{first * 1000:.0f} ms = {last / first:.2f}x "
           f"({'pass' if last <= 1.2 * first else 'MISSED'}, <= 1.2x); RSS last/first: {rss_last / 1024:.0f}/"
           f"{rss_first / 1024:.0f} MiB ({'pass' if rss_last <= 1.1 * rss_first else 'MISSED'}, <= 1.1x); "
-          f"5xx {server_errors}; offers missing after 15 s {missing}")  # fmt: skip
+          f"5xx {server_errors} (besides {shed} creates refused past capacity, 503 busy); "
+          f"offers missing after 15 s {missing}")  # fmt: skip
