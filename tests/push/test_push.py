@@ -18,7 +18,7 @@ from pairing.requests.services import (
     create_chat_request,
     expire_overdue_requests,
 )
-from tests.support import make_account
+from tests.support import make_account, requires_postgres
 from tests.support.fake_fcm import FakeFCM
 
 
@@ -219,6 +219,10 @@ def test_a_socket_that_proves_nothing_gets_its_phones_pushed_after_the_fallback(
             async_to_sync(presence.disconnected)(mitra.id, f"conn-{token}")
 
 
+# Six writers at once: SQLite's test database locks a whole table under them ("database
+# table is locked"), so an attempt's own write fails and is retried; the rows' uniqueness
+# this checks is PostgreSQL's, in production.
+@requires_postgres
 def test_exactly_one_push_per_offer_and_device_however_many_ask_at_once(fcm, committing):
     """Two beats' fallbacks, the relay's second dispatch and the first dispatch, racing."""
     from appconfig.models import RuntimeConfig
