@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from websockets.asyncio.client import connect
 
-from bench.fanout import Floor, cpu_seconds, make_accounts, percentile, wait_until_quiet
+from bench.fanout import Floor, cpu_seconds, make_accounts, open_sockets, percentile, wait_until_quiet
 from devtools.stack import Stack
 
 STEP_SECONDS = 10.0
@@ -68,13 +67,7 @@ class Sockets:
         self.tasks: list[asyncio.Task] = []
 
     async def open(self, urls: list[str], first_frame: bool) -> None:
-        for start in range(0, len(urls), 100):
-            batch = await asyncio.gather(
-                *(connect(u, max_queue=None, ping_interval=None) for u in urls[start : start + 100])
-            )
-            self.sockets.extend(batch)
-        if first_frame:  # the hello
-            await asyncio.gather(*(ws.recv() for ws in self.sockets))
+        self.sockets.extend(await open_sockets(urls, first_frame))
         self.tasks = [asyncio.create_task(self._read(ws)) for ws in self.sockets]
 
     async def _read(self, ws) -> None:
@@ -300,36 +293,35 @@ async def measure(stack: Stack, n: int, ladder: list[float], overload: bool) -> 
     warm = await paced(project, "warm-up", 1, 1)
     if warm.missing:
         raise RuntimeError("the warm-up request did not reach every socket")
-    floor = await FloorSockets(n).__aenter__()
-    floor_side = FloorSide(floor, sockets.sample)
     steps: list[Step] = []
     held = {"project": 0.0, "floor": 0.0}
     going = {"project": True, "floor": True}
     try:
-        for rate in ladder:
-            for name, side in (("project", project), ("floor", floor_side)):
-                if not going[name]:
-                    continue
+        async with FloorSockets(n) as floor:
+            floor_side = FloorSide(floor, sockets.sample)
+            for rate in ladder:
+                for name, side in (("project", project), ("floor", floor_side)):
+                    if not going[name]:
+                        continue
+                    quiet(stack)
+                    step = await paced(side, name, rate, STEP_SECONDS)
+                    steps.append(step)
+                    print(step.row(), flush=True)
+                    if step.holds():
+                        held[name] = rate
+                    else:
+                        going[name] = False
+                if not any(going.values()):
+                    break
+            if overload and held["project"]:
                 quiet(stack)
-                step = await paced(side, name, rate, STEP_SECONDS)
-                steps.append(step)
-                print(step.row(), flush=True)
-                if step.holds():
-                    held[name] = rate
-                else:
-                    going[name] = False
-            if not any(going.values()):
-                break
-        if overload and held["project"]:
-            quiet(stack)
-            burst = await paced(project, "burst", held["project"] * OVERLOAD, STEP_SECONDS, GRACEFUL_MISSING_AFTER)
-            steps.append(burst)
-            print(burst.row(), flush=True)
-            recovery = await paced(project, "after", max(1, held["project"] / 2), RECOVERY_SECONDS)
-            steps.append(recovery)
-            print(recovery.row(), flush=True)
+                burst = await paced(project, "burst", held["project"] * OVERLOAD, STEP_SECONDS, GRACEFUL_MISSING_AFTER)
+                steps.append(burst)
+                print(burst.row(), flush=True)
+                recovery = await paced(project, "after", max(1, held["project"] / 2), RECOVERY_SECONDS)
+                steps.append(recovery)
+                print(recovery.row(), flush=True)
     finally:
-        await floor.__aexit__(None, None, None)
         await sockets.close()
     return steps
 

@@ -72,6 +72,19 @@ def summary(latencies: list[float]) -> dict[str, float]:
     return {"p50": statistics.median(ms), "p99": percentile(ms, 99), "max": max(ms)}
 
 
+async def open_sockets(urls: list[str], first_frame: bool) -> list:
+    """Client sockets to `urls`, a hundred connecting at a time; `first_frame` reads each
+    one's hello."""
+    sockets: list = []
+    for start in range(0, len(urls), 100):
+        sockets.extend(
+            await asyncio.gather(*(connect(u, max_queue=None, ping_interval=None) for u in urls[start : start + 100]))
+        )
+    if first_frame:
+        await asyncio.gather(*(ws.recv() for ws in sockets))
+    return sockets
+
+
 class Listener:
     """N sockets, each recording (arrival time, text) of every frame."""
 
@@ -82,13 +95,7 @@ class Listener:
         self.tasks: list[asyncio.Task] = []
 
     async def open(self, urls: list[str], first_frame: bool) -> None:
-        for start in range(0, len(urls), 100):
-            batch = await asyncio.gather(
-                *(connect(u, max_queue=None, ping_interval=None) for u in urls[start : start + 100])
-            )
-            self.sockets.extend(batch)
-        if first_frame:  # the hello
-            await asyncio.gather(*(ws.recv() for ws in self.sockets))
+        self.sockets.extend(await open_sockets(urls, first_frame))
         for ws in self.sockets:
             received: deque[tuple[float, str]] = deque()
             self.frames.append(received)

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from appconfig.models import RuntimeConfig
 from pairing.accounts.models import Role
 from tests.support import Account, make_account, seed_activity_log
+from tests.support.fake_fcm import FakeFCM
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -93,3 +94,14 @@ def config(db) -> RuntimeConfig:
 @pytest.fixture
 def seeded(db):
     return seed_activity_log()
+
+
+@pytest.fixture
+def fcm(tmp_path, settings):
+    """A fake FCM service on this machine, with the settings that send pushes to it."""
+    with FakeFCM() as fake:
+        settings.FCM_SERVICE_ACCOUNT_FILE = fake.service_account_file(tmp_path)
+        settings.FCM_PROJECT_ID = "fake-project"
+        settings.FCM_ENDPOINT_BASE = f"{fake.url}/v1/projects"
+        settings.FCM_RETRY_BASE_SECONDS = 0
+        yield fake

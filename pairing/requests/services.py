@@ -357,11 +357,6 @@ def _prove_delivered(offers: Iterable[QuerySet[Offer]], via: str) -> int:
     return len(offer_ids)
 
 
-def mark_acked(*, mitra: User, seq: int) -> int:
-    """The mitra's app handled every frame up to `seq` (see `mark_acked_many`)."""
-    return mark_acked_many(acks={mitra.id: seq}, after={mitra.id: 0})
-
-
 # Mitras' acks proven per statement: each costs two parameters in the outbox lookup.
 ACKS_PER_STATEMENT = 2000
 

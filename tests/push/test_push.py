@@ -19,17 +19,6 @@ from pairing.requests.services import (
     expire_overdue_requests,
 )
 from tests.support import make_account, requires_postgres
-from tests.support.fake_fcm import FakeFCM
-
-
-@pytest.fixture
-def fcm(tmp_path, settings):
-    with FakeFCM() as fake:
-        settings.FCM_SERVICE_ACCOUNT_FILE = fake.service_account_file(tmp_path)
-        settings.FCM_PROJECT_ID = "fake-project"
-        settings.FCM_ENDPOINT_BASE = f"{fake.url}/v1/projects"
-        settings.FCM_RETRY_BASE_SECONDS = 0
-        yield fake
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from pairing.models import Offer
 from pairing.push.models import PushAttempt, PushKind, PushStatus
 from pairing.push.tasks import push_unproven_offers
 from tests.support import add_users, make_account
-from tests.support.fake_fcm import FakeFCM
 
 on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the bind-parameter limit and generate_series are PostgreSQL's"
@@ -26,15 +25,6 @@ pytestmark = on_postgres
 
 MITRAS = 70_000  # one bind parameter each would be past PostgreSQL's 65,535
 WITH_DEVICES = 300  # mitras with a phone and no socket: pushed
-
-
-@pytest.fixture
-def fcm(tmp_path, settings):
-    with FakeFCM() as fake:
-        settings.FCM_SERVICE_ACCOUNT_FILE = fake.service_account_file(tmp_path)
-        settings.FCM_PROJECT_ID = "fake-project"
-        settings.FCM_ENDPOINT_BASE = f"{fake.url}/v1/projects"
-        yield fake
 
 
 def add_devices(user_ids: list[int]) -> None:
