@@ -204,11 +204,16 @@ class PairingConsumer(AsyncWebsocketConsumer):
     # -- events from the layer -------------------------------------------------------------
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Event frames are built before publishing and touch no database, so they skip
-        # channels' per-message close_old_connections, a hop through the one sync thread
-        # that would queue a large fan-out behind one thread switch per socket.
+        # Event frames and client frames (acks, pings) touch no database, so they skip
+        # channels' per-message close_old_connections: a hop through the process's one sync
+        # thread, the thread every query of every socket and request waits for. An ack per
+        # frame per mitra queued there took the cores a fan-out needed, and a ping waited
+        # behind a slow query. What does touch the database goes through
+        # database_sync_to_async, which closes old connections itself.
         if message["type"] == delivery.MESSAGE_TYPE:
             await self.pairing_event(message)
+        elif message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
         else:
             await super().dispatch(message)
 

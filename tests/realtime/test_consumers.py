@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import threading
 import time
 
 import pytest
@@ -93,6 +94,29 @@ async def test_ping_pong_and_bad_frames_keep_the_socket_open():
     assert await comm.receive_json_from(TIMEOUT) == {"type": "error", "data": {"code": "bad_frame"}}
     await comm.send_json_to({"type": "ping"})
     assert await comm.receive_json_from(TIMEOUT) == {"type": "pong"}
+    await comm.disconnect()
+
+
+async def test_pings_and_acks_are_answered_while_the_database_thread_is_busy():
+    """A slow query (PostgreSQL under load, or hung) holds the process's one database
+    thread; a client frame needs no database, so the app still hears its pong and its
+    acks are taken at once (and proven when the thread is free)."""
+    from channels.db import database_sync_to_async
+
+    mitra = await account("mitra")
+    comm = await mitra_socket(mitra)
+    release = threading.Event()
+    held = asyncio.ensure_future(database_sync_to_async(release.wait)(10))
+    await asyncio.sleep(0.1)  # the thread is now busy
+    try:
+        started = time.monotonic()
+        await comm.send_json_to({"type": "ack", "seq": 0})
+        await comm.send_json_to({"type": "ping"})
+        assert await comm.receive_json_from(2) == {"type": "pong"}
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        await held
     await comm.disconnect()
 
 
