@@ -201,21 +201,52 @@ class StoredEvent:
 
 def events_after(user_id: int, after: int, upto: int) -> list[StoredEvent] | None:
     """The user's events with after < seq <= upto, in order; None if any is no longer kept."""
-    if upto <= after:
-        return []
-    rows = list(
-        UserEvent.objects.filter(user_id=user_id, seq__gt=after, seq__lte=upto)
-        .order_by("seq")
-        .values_list("seq", "audience", "batch__type", "batch__created_at", "batch__audiences_json")
-    )
-    if len(rows) != upto - after:
-        return None
-    stored = []
-    for seq, audience, event_type, created_at, audiences_json in rows:
-        data = json.loads(audiences_json)[audience]
-        session_id = data.get("session_id") if isinstance(data, dict) else None
-        stored.append(StoredEvent(seq, event_type, created_at, encode(data), session_id))
-    return stored
+    return events_after_many({user_id: (after, upto)})[user_id]
+
+
+def events_after_many(ranges: dict[int, tuple[int, int]]) -> dict[int, list[StoredEvent] | None]:
+    """Each user's events with a seq in their (after, upto] range, in order; None for a
+    user some of whose events are no longer kept. One query on PostgreSQL (the ranges as
+    arrays), whatever the number of users: a process's sockets that fell behind together
+    catch up together. SQLite, a developer's, asks user by user."""
+    wanted = {user_id: (after, upto) for user_id, (after, upto) in ranges.items() if upto > after}
+    rows: list[tuple[int, int, int, int, str, datetime, str]] = []
+    columns = ("user_id", "seq", "audience", "batch_id", "batch__type", "batch__created_at", "batch__audiences_json")
+    if connection.vendor == "postgresql" and len(wanted) > 1:
+        users = sorted(wanted)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT e.user_id, e.seq, e.audience, e.batch_id, b.type, b.created_at, b.audiences_json"
+                f" FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS r (user_id, after, upto)"
+                f" JOIN {UserEvent._meta.db_table} e ON e.user_id = r.user_id AND e.seq > r.after AND e.seq <= r.upto"
+                f" JOIN {EventBatch._meta.db_table} b ON b.id = e.batch_id",
+                [
+                    _integers(users),
+                    _integers([wanted[u][0] for u in users]),
+                    _integers([wanted[u][1] for u in users]),
+                ],
+            )  # fmt: skip
+            rows = cursor.fetchall()
+    else:
+        for user_id, (after, upto) in wanted.items():
+            rows += UserEvent.objects.filter(user_id=user_id, seq__gt=after, seq__lte=upto).values_list(*columns)
+    found: dict[int, list[StoredEvent] | None] = {user_id: [] for user_id in ranges}
+    views: dict[tuple[int, int], tuple[str, str | None]] = {}  # a broadcast's view, decoded once for all its users
+    for user_id, seq, audience, batch_id, event_type, created_at, audiences_json in sorted(rows, key=_by_user_seq):
+        view = views.get((batch_id, audience))
+        if view is None:
+            data = json.loads(audiences_json)[audience]
+            session_id = data.get("session_id") if isinstance(data, dict) else None
+            view = views[(batch_id, audience)] = (encode(data), session_id)
+        found[user_id].append(StoredEvent(seq, event_type, created_at, view[0], view[1]))
+    for user_id, (after, upto) in ranges.items():
+        if len(found[user_id]) != max(0, upto - after):
+            found[user_id] = None
+    return found
+
+
+def _by_user_seq(row: tuple) -> tuple[int, int]:
+    return row[0], row[1]
 
 
 def sessions_offered_upto(

@@ -190,11 +190,20 @@ class PairingConsumer(AsyncWebsocketConsumer):
             for seq in [seq for seq in self.waiting if seq <= self.last_seq]:
                 del self.waiting[seq]
 
-    async def catch_up(self, upto: int) -> None:
-        """Send what this socket missed up to `upto` (the hub saw it behind)."""
+    async def catch_up(self, upto: int, stored: list[outbox.StoredEvent] | None) -> None:
+        """Send what this socket missed up to `upto`: the hub saw it behind, and read its
+        user's events from the outbox with the other sockets' behind (`stored`, None if some
+        are no longer kept). Only what the socket has not sent meanwhile goes out; past what
+        the hub read, or if it could not, the socket reads the outbox itself."""
         async with self.sending:
-            if await self._fill_to(upto):
-                await self._send_waiting()
+            if upto > self.last_seq:
+                missed = [event for event in stored or () if self.last_seq < event.seq <= upto]
+                if stored is not None and missed and missed[0].seq == self.last_seq + 1:
+                    metrics.gap_filled(missed)
+                    await self._send_stored(missed, missed[-1].seq)
+                if not await self._fill_to(upto):
+                    return
+            await self._send_waiting()
 
     async def heartbeat(self, latest: int) -> None:
         async with self.sending:

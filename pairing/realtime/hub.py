@@ -13,8 +13,9 @@ sockets directly (`deliver_here`).
 
 Every CATCH_UP_SECONDS the hub reads the latest `seq` of every user with a socket in
 this process. A socket still behind at two ticks in a row missed something (Redis was
-down, a publish failed, the layer's subscription dropped): it catches up from the
-outbox by itself, within a few seconds, with no client action. A socket that has sent
+down, a publish failed, the layer's subscription dropped): the hub reads what the sockets
+behind missed from the outbox, in one query for all of them, and each sends its part,
+within a few seconds, with no client action. A socket that has sent
 nothing for HEARTBEAT_SECONDS gets `{"type": "heartbeat", "seq": latest}`.
 """
 
@@ -44,7 +45,7 @@ class Socket(Protocol):
 
     async def take(self, seq: int, text: str) -> None: ...
 
-    async def catch_up(self, upto: int) -> None: ...
+    async def catch_up(self, upto: int, stored: list[outbox.StoredEvent] | None) -> None: ...
 
     async def heartbeat(self, latest: int) -> None: ...
 
@@ -114,13 +115,29 @@ class Hub:
         # are behind those broadcasts, which are on their way: reading the outbox for each of
         # them as well would take the cores the broadcasts need.
         busy = backlog.seconds_behind() > settings.EVENTS_CATCH_UP_SECONDS
+        behind: list[tuple[Socket, int]] = []
         for socket, behind_at in list(self.sockets.items()):
             newest = latest.get(socket.user.id, 0)
             if socket.last_seq < behind_at and not busy:  # behind since the last tick: not a publish in flight
-                _start(socket.catch_up(behind_at))
+                behind.append((socket, behind_at))
             elif now - socket.last_sent >= settings.EVENTS_HEARTBEAT_SECONDS:
                 _start(socket.heartbeat(newest))
             self.sockets[socket] = newest if socket.last_seq < newest else 0
+        if behind:
+            await self.catch_up(behind)
+
+    async def catch_up(self, behind: list[tuple[Socket, int]]) -> None:
+        """Bring the sockets behind up to date from one read of the outbox for all of them.
+        A read per socket queued on the process's one database thread: when many fell behind
+        at once (a lost publish, a burst), the reads took longer than a tick, the next tick
+        found the same sockets behind and queued more, and the process stopped catching up."""
+        ranges: dict[int, tuple[int, int]] = {}
+        for socket, upto in behind:
+            after, most = ranges.get(socket.user.id, (socket.last_seq, upto))
+            ranges[socket.user.id] = (min(after, socket.last_seq), max(most, upto))
+        stored = await database_sync_to_async(outbox.events_after_many)(ranges)
+        for socket, upto in behind:
+            _start(socket.catch_up(upto, stored[socket.user.id]))
 
     async def shut_down(self, wait_seconds: float = 2) -> None:
         """The process is stopping: every socket closes with 1012 (its app reconnects to

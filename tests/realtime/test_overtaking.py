@@ -35,15 +35,16 @@ async def _two_offers_not_yet_delivered(monkeypatch, mitras: int) -> tuple[list,
     return sockets, held
 
 
-def _count_outbox_reads(monkeypatch) -> list[int]:
-    reads: list[int] = []
-    real = outbox.events_after
+def _count_outbox_reads(monkeypatch) -> list[list[int]]:
+    """The users each read of the outbox was for, read by read."""
+    reads: list[list[int]] = []
+    real = outbox.events_after_many
 
-    def counted(user_id, after, upto):
-        reads.append(user_id)
-        return real(user_id, after, upto)
+    def counted(ranges):
+        reads.append(sorted(ranges))
+        return real(ranges)
 
-    monkeypatch.setattr(outbox, "events_after", counted)
+    monkeypatch.setattr(outbox, "events_after_many", counted)
     return reads
 
 
@@ -72,7 +73,7 @@ async def test_a_predecessor_that_never_comes_is_read_from_the_outbox(monkeypatc
     for comm in sockets:
         frames = [await next_frame(comm), await next_frame(comm)]  # the hub's catch-up, from the outbox
         assert [f["seq"] for f in frames] == [1, 2]
-    assert len(reads) == len(sockets)
+    assert [len(users) for users in reads] == [len(sockets)]  # one read for every socket behind
     for comm in sockets:
         await comm.disconnect()
 
