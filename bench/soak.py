@@ -33,7 +33,8 @@ import httpx
 import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 
-from bench.fanout import make_accounts, percentile
+from bench.capacity import process_kinds
+from bench.fanout import cpu_seconds, make_accounts, percentile
 from devtools.stack import Stack
 
 RATE = 2.5  # requests/s: about half the capacity bench's held rate at 1,000 mitras
@@ -63,6 +64,9 @@ class Mitras:
     async def open(self, urls: list[str]) -> None:
         for start in range(0, len(urls), 100):
             self.sockets.extend(await asyncio.gather(*(connect(u, max_queue=None) for u in urls[start : start + 100])))
+        # Each app has its hello before the first request: an offer created while a socket
+        # is still setting up comes in the hello's `pending`, which these apps do not count.
+        await asyncio.gather(*(ws.recv() for ws in self.sockets))
         self.tasks = [asyncio.create_task(self._app(ws)) for ws in self.sockets]
 
     async def _app(self, ws) -> None:
@@ -90,6 +94,7 @@ class Soak:
         self.started = time.perf_counter()
         # (minute, {table: rows}, Redis bytes, {process: RSS KiB}, events ever numbered)
         self.samples: list[tuple[int, dict[str, int], int, dict[str, int], int]] = []
+        self.cpu = ProcessCpu(stack)
 
     def minute(self) -> Minute:
         return self.minutes[int((time.perf_counter() - self.started) // MINUTE)]
@@ -170,11 +175,11 @@ class Soak:
                     numbered = int((await total.fetchone())[0])
             info = await redis.info("memory")
             self.samples.append((index, rows, info["used_memory"], process_rss(self.stack), numbered))
-            self.report(index)
+            self.report(index, self.cpu.since_last())
             index += 1
         await redis.aclose()
 
-    def report(self, index: int) -> None:
+    def report(self, index: int, cpu: dict[str, float]) -> None:
         minute = self.minutes.get(index, Minute())
         _, rows, redis_bytes, rss, _ = self.samples[-1]
         offers = minute.offers
@@ -184,7 +189,32 @@ class Soak:
         print(f"{index + 1:>3} | {p50:>6.0f} {p99:>6.0f} | {minute.missing:>7} | {rows.get('user_events', 0):>9} "
               f"{rows.get('event_batches', 0):>7} {rows.get('chat_request_notifications', 0):>9} | "
               f"{redis_bytes / 2**20:>6.1f} | {' '.join(f'{k}={v / 1024:.0f}' for k, v in sorted(rss.items()))} "
-              f"| acks {self.mitras.acks} | {codes}", flush=True)  # fmt: skip
+              f"| acks {self.mitras.acks} | {codes} | cpu s {' '.join(f'{k}={v:.0f}' for k, v in cpu.items())}",
+              flush=True)  # fmt: skip
+
+
+class ProcessCpu:
+    """CPU seconds per kind of process (the stack's web processes and workers, PostgreSQL,
+    Redis) between two readings: where a minute's cost went when its latency moved.
+    Processes are listed anew at each reading (PostgreSQL starts a backend per connection)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.seen: dict[int, float] = {}
+        self.since_last()
+
+    def since_last(self) -> dict[str, float]:
+        used: dict[str, float] = {}
+        seen: dict[int, float] = {}
+        for kind, pids in process_kinds(self.stack).items():
+            if kind == "floor":
+                continue
+            used[kind] = 0.0
+            for pid in pids:
+                seen[pid] = cpu_seconds([pid])
+                used[kind] += seen[pid] - self.seen.get(pid, 0.0)
+        self.seen = seen
+        return used
 
 
 def process_rss(stack: Stack) -> dict[str, int]:
@@ -230,7 +260,10 @@ def main(n: int = 1000, rate: float | None = None, minutes: float | None = None)
         f"Soak: {n} mitras acknowledging every frame, {rate:g} requests/s for {minutes:g} min "
         f"({', '.join(f'{k} {v:.0%}' for k, v in FATES.items())}; {EARLY_END_SHARE:.0%} of sessions ended early)"
     )
-    print("min | offers p50 p99 ms | missing | user_events batches log rows | Redis MiB | RSS MiB | acks | answers")
+    print(
+        "min | offers p50 p99 ms | missing | user_events batches log rows | Redis MiB | RSS MiB | acks | answers"
+        " | CPU seconds"
+    )
     with Stack() as stack:
         run = asyncio.run(soak(stack, n, rate, minutes))
     verdict(run)
