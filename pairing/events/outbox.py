@@ -199,6 +199,16 @@ class StoredEvent:
     session_id: str | None
 
 
+# One user's events in one range, read by the (user, seq) index: a range holds at most
+# upto - after events, and that LIMIT keeps PostgreSQL from merging this into the outer
+# join, which it may plan as a scan of the whole outbox (it did, with no statistics yet:
+# the ack batches then cost more the more events were kept).
+_EVENTS_IN_RANGE = (
+    f"SELECT e.user_id, e.seq, e.audience, e.batch_id FROM {UserEvent._meta.db_table} e"
+    " WHERE e.user_id = r.user_id AND e.seq > r.after AND e.seq <= r.upto LIMIT r.upto - r.after"
+)
+
+
 def events_after(user_id: int, after: int, upto: int) -> list[StoredEvent] | None:
     """The user's events with after < seq <= upto, in order; None if any is no longer kept."""
     return events_after_many({user_id: (after, upto)})[user_id]
@@ -218,7 +228,7 @@ def events_after_many(ranges: dict[int, tuple[int, int]]) -> dict[int, list[Stor
             cursor.execute(
                 f"SELECT e.user_id, e.seq, e.audience, e.batch_id, b.type, b.created_at, b.audiences_json"
                 f" FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS r (user_id, after, upto)"
-                f" JOIN {UserEvent._meta.db_table} e ON e.user_id = r.user_id AND e.seq > r.after AND e.seq <= r.upto"
+                f" CROSS JOIN LATERAL ({_EVENTS_IN_RANGE}) e"
                 f" JOIN {EventBatch._meta.db_table} b ON b.id = e.batch_id",
                 [
                     _integers(users),
@@ -264,7 +274,7 @@ def sessions_offered_upto(
             cursor.execute(
                 f"SELECT e.user_id, e.audience, b.audiences_json"
                 f" FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS r (user_id, after, upto)"
-                f" JOIN {UserEvent._meta.db_table} e ON e.user_id = r.user_id AND e.seq > r.after AND e.seq <= r.upto"
+                f" CROSS JOIN LATERAL ({_EVENTS_IN_RANGE}) e"
                 f" JOIN {EventBatch._meta.db_table} b ON b.id = e.batch_id"
                 " WHERE b.type = %s AND b.created_at >= %s",
                 [

@@ -112,3 +112,35 @@ def test_the_rows_of_a_user_that_no_longer_exists_go_with_their_counter(db, make
     assert prune(timezone.now(), budget_seconds=10).user_events == 1
     assert UserEvent.objects.filter(user=mitra.user).count() == 1
     assert EventSequence.objects.filter(user=mitra.user).exists()
+
+
+def _plans(run) -> list[str]:
+    """PostgreSQL's plan of every statement `run` sends."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as sent:
+        run()
+    plans = []
+    with connection.cursor() as cursor:
+        for query in sent.captured_queries:
+            cursor.execute("EXPLAIN " + query["sql"])
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    return plans
+
+
+@on_postgres
+def test_reads_of_many_users_ranges_use_the_index_however_large_the_outbox(db):
+    """The ack batches (every 0.1 s per process) and the hub's catch-up read each user's
+    range by the (user, seq) index: a plan that scans the outbox costs more the more it
+    keeps, and did, before PostgreSQL had statistics for the table."""
+    users = add_users(300, "ranges-mitra", Role.MITRA)
+    fill(users, old=0, recent=400)  # 120,000 rows
+    ranges = {user_id: (390, 400) for user_id in users}
+    since = timezone.now() - timedelta(minutes=5)
+    for plan in [
+        *_plans(lambda: outbox.sessions_offered_upto(ranges, since=since, event_type="chat_request.new")),
+        *_plans(lambda: outbox.events_after_many(ranges)),
+    ]:
+        assert "Seq Scan on user_events" not in plan, plan
+        assert "one_event_per_user_seq" in plan, plan
+    assert all(len(events) == 10 for events in outbox.events_after_many(ranges).values())
