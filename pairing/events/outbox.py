@@ -199,13 +199,17 @@ class StoredEvent:
     session_id: str | None
 
 
-# One user's events in one range, read by the (user, seq) index: a range holds at most
-# upto - after events, and that LIMIT keeps PostgreSQL from merging this into the outer
-# join, which it may plan as a scan of the whole outbox (it did, with no statistics yet:
-# the ack batches then cost more the more events were kept).
-_EVENTS_IN_RANGE = (
-    f"SELECT e.user_id, e.seq, e.audience, e.batch_id FROM {UserEvent._meta.db_table} e"
-    " WHERE e.user_id = r.user_id AND e.seq > r.after AND e.seq <= r.upto LIMIT r.upto - r.after"
+# The events in each user's range (the ranges as arrays), read first, each range by the
+# (user, seq) index, before anything is joined to them. Left to itself PostgreSQL may
+# plan the read as a scan of the whole outbox, or as one index look per range *and* batch
+# (it did both while the tables had no statistics: the ack batches then cost more the more
+# events were kept). The LIMIT (a range holds at most upto - after events) keeps each
+# range's read to itself, and MATERIALIZED keeps the whole read before the join.
+_EVENTS_IN_RANGES = (
+    "WITH e AS MATERIALIZED (SELECT e.user_id, e.seq, e.audience, e.batch_id"
+    " FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS r (user_id, after, upto)"
+    f" CROSS JOIN LATERAL (SELECT e.user_id, e.seq, e.audience, e.batch_id FROM {UserEvent._meta.db_table} e"
+    " WHERE e.user_id = r.user_id AND e.seq > r.after AND e.seq <= r.upto LIMIT r.upto - r.after) e)"
 )
 
 
@@ -226,10 +230,8 @@ def events_after_many(ranges: dict[int, tuple[int, int]]) -> dict[int, list[Stor
         users = sorted(wanted)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT e.user_id, e.seq, e.audience, e.batch_id, b.type, b.created_at, b.audiences_json"
-                f" FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS r (user_id, after, upto)"
-                f" CROSS JOIN LATERAL ({_EVENTS_IN_RANGE}) e"
-                f" JOIN {EventBatch._meta.db_table} b ON b.id = e.batch_id",
+                f"{_EVENTS_IN_RANGES} SELECT e.user_id, e.seq, e.audience, e.batch_id, b.type, b.created_at,"
+                f" b.audiences_json FROM e JOIN {EventBatch._meta.db_table} b ON b.id = e.batch_id",
                 [
                     _integers(users),
                     _integers([wanted[u][0] for u in users]),
@@ -266,16 +268,15 @@ def sessions_offered_upto(
     (after, upto] range, committed since `since`, as far as they are still kept: one query
     on PostgreSQL (the ranges as arrays), whatever the number of users; SQLite, a
     developer's, asks user by user."""
+    ranges = {user_id: (after, upto) for user_id, (after, upto) in ranges.items() if upto > after}
     if not ranges:
         return set()
     users = sorted(ranges)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT e.user_id, e.audience, b.audiences_json"
-                f" FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS r (user_id, after, upto)"
-                f" CROSS JOIN LATERAL ({_EVENTS_IN_RANGE}) e"
-                f" JOIN {EventBatch._meta.db_table} b ON b.id = e.batch_id"
+                f"{_EVENTS_IN_RANGES} SELECT e.user_id, e.audience, b.audiences_json"
+                f" FROM e JOIN {EventBatch._meta.db_table} b ON b.id = e.batch_id"
                 " WHERE b.type = %s AND b.created_at >= %s",
                 [
                     _integers(users),

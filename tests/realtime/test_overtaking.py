@@ -111,3 +111,43 @@ async def test_a_fan_outs_acks_are_proven_together(monkeypatch):
     assert 1 <= len(batches) <= 3 and sum(len(b) for b in batches) == len(accounts)
     for comm in sockets:
         await comm.disconnect()
+
+
+async def test_a_late_ack_from_a_mitras_other_socket_is_taken_without_a_failed_batch(caplog):
+    """A mitra with the app open on two devices: one socket acks further than the other,
+    whose ack of an earlier frame arrives after the first was proven. Nothing to prove, and
+    nothing that fails the process's batch (which would hold every mitra's acks back)."""
+    from pairing.models import Offer
+
+    mitra, customers = await account("mitra"), [await account("customer") for _ in range(3)]
+    ahead, behind = await mitra_socket(mitra), await mitra_socket(mitra)
+    sessions = []
+    for customer in customers[:2]:
+        sessions.append(await call(create_chat_request)(customer=customer.user, duration_minutes=10))
+    for comm in (ahead, behind):
+        await next_frame(comm, "chat_request.new")
+        await next_frame(comm, "chat_request.new")
+
+    def delivered() -> set:
+        proven = Offer.objects.filter(mitra=mitra.user, delivered_via="websocket")
+        return set(proven.values_list("session_id", flat=True))
+
+    async def until_delivered(count: int) -> set:
+        for _ in range(60):
+            if len(found := await call(delivered)()) >= count:
+                return found
+            await asyncio.sleep(0.05)
+        return await call(delivered)()
+
+    await ahead.send_json_to({"type": "ack", "seq": 2})
+    assert await until_delivered(2) == {s.id for s in sessions}
+    with caplog.at_level("WARNING", logger="pairing.realtime.acks"):
+        await behind.send_json_to({"type": "ack", "seq": 1})  # late, and already proven
+        await asyncio.sleep(0.3)
+        sessions.append(await call(create_chat_request)(customer=customers[2].user, duration_minutes=10))
+        frame = await next_frame(behind, "chat_request.new")
+        await behind.send_json_to({"type": "ack", "seq": frame["seq"]})
+        assert await until_delivered(3) == {s.id for s in sessions}
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+    for comm in (ahead, behind):
+        await comm.disconnect()
