@@ -211,8 +211,10 @@ class ProcessCpu:
                 continue
             used[kind] = 0.0
             for pid in pids:
-                seen[pid] = cpu_seconds([pid])
-                used[kind] += seen[pid] - self.seen.get(pid, 0.0)
+                now = cpu_seconds([pid])  # 0 for a process gone since it was listed
+                if now or pid not in self.seen:
+                    seen[pid] = now
+                    used[kind] += now - self.seen.get(pid, 0.0)
         self.seen = seen
         return used
 

@@ -42,6 +42,7 @@ class Socket(Protocol):
     last_sent: float
     user: object
     socket_id: str
+    sending: asyncio.Lock  # held while the socket sends (its hello, a catch-up)
 
     async def take(self, seq: int, text: str) -> None: ...
 
@@ -115,29 +116,32 @@ class Hub:
         # are behind those broadcasts, which are on their way: reading the outbox for each of
         # them as well would take the cores the broadcasts need.
         busy = backlog.seconds_behind() > settings.EVENTS_CATCH_UP_SECONDS
-        behind: list[tuple[Socket, int]] = []
+        behind: list[tuple[Socket, int, int]] = []
         for socket, behind_at in list(self.sockets.items()):
             newest = latest.get(socket.user.id, 0)
             if socket.last_seq < behind_at and not busy:  # behind since the last tick: not a publish in flight
-                behind.append((socket, behind_at))
+                # A socket sending (its hello, above all: until it is out the socket is at
+                # seq 0) is looked at again next tick, not read for from its start.
+                if not socket.sending.locked():
+                    behind.append((socket, socket.user.id, behind_at))
             elif now - socket.last_sent >= settings.EVENTS_HEARTBEAT_SECONDS:
                 _start(socket.heartbeat(newest))
             self.sockets[socket] = newest if socket.last_seq < newest else 0
         if behind:
             await self.catch_up(behind)
 
-    async def catch_up(self, behind: list[tuple[Socket, int]]) -> None:
+    async def catch_up(self, behind: list[tuple[Socket, int, int]]) -> None:
         """Bring the sockets behind up to date from one read of the outbox for all of them.
         A read per socket queued on the process's one database thread: when many fell behind
         at once (a lost publish, a burst), the reads took longer than a tick, the next tick
         found the same sockets behind and queued more, and the process stopped catching up."""
         ranges: dict[int, tuple[int, int]] = {}
-        for socket, upto in behind:
-            after, most = ranges.get(socket.user.id, (socket.last_seq, upto))
-            ranges[socket.user.id] = (min(after, socket.last_seq), max(most, upto))
+        for socket, user_id, upto in behind:
+            after, most = ranges.get(user_id, (socket.last_seq, upto))
+            ranges[user_id] = (min(after, socket.last_seq), max(most, upto))
         stored = await database_sync_to_async(outbox.events_after_many)(ranges)
-        for socket, upto in behind:
-            _start(socket.catch_up(upto, stored[socket.user.id]))
+        for socket, user_id, upto in behind:  # a socket that closed meanwhile sends nothing
+            _start(socket.catch_up(upto, stored[user_id]))
 
     async def shut_down(self, wait_seconds: float = 2) -> None:
         """The process is stopping: every socket closes with 1012 (its app reconnects to

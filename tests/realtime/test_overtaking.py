@@ -151,3 +151,27 @@ async def test_a_late_ack_from_a_mitras_other_socket_is_taken_without_a_failed_b
     assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
     for comm in (ahead, behind):
         await comm.disconnect()
+
+
+@override_settings(EVENTS_CATCH_UP_SECONDS=0.2)
+async def test_a_socket_still_sending_its_hello_is_not_read_for_from_its_start(monkeypatch):
+    """Until its hello is out a socket is at seq 0: the hub leaves it to its hello instead
+    of reading every kept event of its user (after a mass reconnect, thousands of users'
+    whole histories in one read, on the thread the hellos wait for)."""
+    mitra = await account("mitra")
+    for _ in range(3):
+        customer = await account("customer")
+        await call(create_chat_request)(customer=customer.user, duration_minutes=10)
+    reads = _count_outbox_reads(monkeypatch)
+    real_listening = hub.listening
+
+    async def slow_listening():
+        await asyncio.sleep(1)  # five ticks while this socket is setting up
+        await real_listening()
+
+    monkeypatch.setattr(hub, "listening", slow_listening)
+    comm = await mitra_socket(mitra)
+    await asyncio.sleep(0.5)  # a few ticks after the hello
+    assert [users for users in reads if mitra.user.id in users] == []
+    assert await comm.receive_nothing(timeout=0.1)  # the hello listed the three: nothing more
+    await comm.disconnect()

@@ -30,11 +30,12 @@ class SlowSocket:
         self.user, self.socket_id = user, delivery.socket_id()
         self.last_seq, self.last_sent = 0, time.monotonic()
         self.release = asyncio.Event()
+        self.sending = asyncio.Lock()
 
     async def take(self, seq: int, text: str) -> None:
         await self.release.wait()
 
-    async def catch_up(self, upto: int) -> None: ...
+    async def catch_up(self, upto: int, stored: list | None) -> None: ...
 
     async def heartbeat(self, latest: int) -> None: ...
 
