@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "halobestie.settings")
@@ -30,7 +31,14 @@ def smallest_forms(args: argparse.Namespace) -> None:
     profile.SECONDS = 2
 
 
+def _stop(signum: int, frame: object) -> None:
+    """A benchmark stopped from outside (SIGTERM) unwinds like one interrupted at the
+    keyboard, so its stack's processes stop with it instead of living on."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(prog="make bench ARGS=...")
     # No `choices`: argparse checks an empty list against them and refuses it.
     parser.add_argument(
