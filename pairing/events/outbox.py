@@ -213,6 +213,21 @@ _EVENTS_IN_RANGES = (
 )
 
 
+def _ranges_as_arrays(ranges: dict[int, tuple[int, int]]) -> list[str]:
+    """The parameters of _EVENTS_IN_RANGES: users, afters and uptos, in user order."""
+    users = sorted(ranges)
+    return [
+        _integers(users),
+        _integers([ranges[user_id][0] for user_id in users]),
+        _integers([ranges[user_id][1] for user_id in users]),
+    ]
+
+
+def _nonempty(ranges: dict[int, tuple[int, int]]) -> dict[int, tuple[int, int]]:
+    """The ranges with an event in them (an ack from a slower socket can be past its range)."""
+    return {user_id: (after, upto) for user_id, (after, upto) in ranges.items() if upto > after}
+
+
 def events_after(user_id: int, after: int, upto: int) -> list[StoredEvent] | None:
     """The user's events with after < seq <= upto, in order; None if any is no longer kept."""
     return events_after_many({user_id: (after, upto)})[user_id]
@@ -223,20 +238,15 @@ def events_after_many(ranges: dict[int, tuple[int, int]]) -> dict[int, list[Stor
     user some of whose events are no longer kept. One query on PostgreSQL (the ranges as
     arrays), whatever the number of users: a process's sockets that fell behind together
     catch up together. SQLite, a developer's, asks user by user."""
-    wanted = {user_id: (after, upto) for user_id, (after, upto) in ranges.items() if upto > after}
+    wanted = _nonempty(ranges)
     rows: list[tuple[int, int, int, int, str, datetime, str]] = []
     columns = ("user_id", "seq", "audience", "batch_id", "batch__type", "batch__created_at", "batch__audiences_json")
     if connection.vendor == "postgresql" and len(wanted) > 1:
-        users = sorted(wanted)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"{_EVENTS_IN_RANGES} SELECT e.user_id, e.seq, e.audience, e.batch_id, b.type, b.created_at,"
                 f" b.audiences_json FROM e JOIN {EventBatch._meta.db_table} b ON b.id = e.batch_id",
-                [
-                    _integers(users),
-                    _integers([wanted[u][0] for u in users]),
-                    _integers([wanted[u][1] for u in users]),
-                ],
+                _ranges_as_arrays(wanted),
             )  # fmt: skip
             rows = cursor.fetchall()
     else:
@@ -268,29 +278,21 @@ def sessions_offered_upto(
     (after, upto] range, committed since `since`, as far as they are still kept: one query
     on PostgreSQL (the ranges as arrays), whatever the number of users; SQLite, a
     developer's, asks user by user."""
-    ranges = {user_id: (after, upto) for user_id, (after, upto) in ranges.items() if upto > after}
-    if not ranges:
+    wanted = _nonempty(ranges)
+    if not wanted:
         return set()
-    users = sorted(ranges)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 f"{_EVENTS_IN_RANGES} SELECT e.user_id, e.audience, b.audiences_json"
                 f" FROM e JOIN {EventBatch._meta.db_table} b ON b.id = e.batch_id"
                 " WHERE b.type = %s AND b.created_at >= %s",
-                [
-                    _integers(users),
-                    _integers([ranges[u][0] for u in users]),
-                    _integers([ranges[u][1] for u in users]),
-                    event_type,
-                    connection.ops.adapt_datetimefield_value(since),
-                ],
+                [*_ranges_as_arrays(wanted), event_type, connection.ops.adapt_datetimefield_value(since)],
             )  # fmt: skip
             rows = cursor.fetchall()
     else:
         rows = []
-        for user_id in users:
-            after, upto = ranges[user_id]
+        for user_id, (after, upto) in wanted.items():
             rows += UserEvent.objects.filter(
                 user_id=user_id, seq__gt=after, seq__lte=upto, batch__type=event_type, batch__created_at__gte=since
             ).values_list("user_id", "audience", "batch__audiences_json")

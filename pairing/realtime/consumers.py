@@ -198,7 +198,7 @@ class PairingConsumer(AsyncWebsocketConsumer):
         async with self.sending:
             if upto > self.last_seq:
                 missed = [event for event in stored or () if self.last_seq < event.seq <= upto]
-                if stored is not None and missed and missed[0].seq == self.last_seq + 1:
+                if missed and missed[0].seq == self.last_seq + 1:
                     metrics.gap_filled(missed)
                     await self._send_stored(missed, missed[-1].seq)
                 if not await self._fill_to(upto):
